@@ -1,0 +1,1 @@
+"""caspira: the engine."""

@@ -1,0 +1,1 @@
+"""caspira connector for Caspio."""
