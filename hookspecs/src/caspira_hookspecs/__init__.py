@@ -1,13 +1,14 @@
-"""caspira's plugin contract: the hookspecs, the models they pass, the ``hookimpl`` marker.
+"""caspira's plugin contract: hookspecs, the models they pass, the ``hookimpl`` marker.
 
 A plugin is a class (or a module) with methods marked ``@hookimpl`` whose names are
-hooks in :mod:`caspira_hookspecs.specs`, published in the ``caspira.plugins`` entry-point
-group. See ``docs/plugins.md`` for a worked example.
+hooks in :mod:`caspira_hookspecs.specs`, published in the ``caspira.plugins``
+entry-point group. See ``docs/plugins.md`` for a worked example.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import pluggy
 

@@ -47,7 +47,7 @@ class WebhookRejected(CaspiraError):
 
 
 class MappingError(CaspiraError):
-    """A record cannot be turned into an issue; says which record, which field, what to do."""
+    """A record cannot become an issue: names the record, the field and the fix."""
 
     def __init__(self, record_id: str, field: str, problem: str, fix: str):
         self.record_id = record_id

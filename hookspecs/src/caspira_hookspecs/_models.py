@@ -56,7 +56,9 @@ class FieldRule(_Frozen):
     @model_validator(mode="after")
     def _one_origin(self) -> FieldRule:
         if (self.source is None) == (self.template is None):
-            raise ValueError("give exactly one of 'from' (a Caspio field) or 'template'")
+            raise ValueError(
+                "give exactly one of 'from' (a Caspio field) or 'template'"
+            )
         return self
 
 
@@ -98,13 +100,13 @@ class RecordChange(_Frozen):
 
 
 class Skip(_Frozen):
-    """Returned by ``on_record_changed`` to stop a change here; ``reason`` is audited."""
+    """Returned by ``on_record_changed`` to stop a change; ``reason`` is audited."""
 
     reason: str
 
 
 class Route(_Frozen):
-    """Where a record's issue goes: returned by ``route_record`` to override the flow."""
+    """Where a record's issue goes: ``route_record`` answers it to override the flow."""
 
     project: str
     issue_type: str
@@ -125,8 +127,9 @@ class IssueDraft(_Frozen):
     ``fields`` holds plain Python values keyed like ``Flow.fields`` (for example
     ``{"priority": "Highest", "components": ["Mobile App"], "Customer Impact":
     "High"}``); the Jira connector shapes each by the field's schema when it sends.
-    ``summary`` and ``description`` are plain text. ``idempotency_key`` is stable for
-    a record, so a retried create can find the issue a crashed attempt made.
+    ``summary`` and ``description`` are plain text. ``idempotency_key`` is filled in
+    by the engine after mapping: it is stable for a record, so a retried create can
+    find the issue a crashed attempt made.
     """
 
     flow: str
@@ -139,7 +142,7 @@ class IssueDraft(_Frozen):
     labels: tuple[str, ...] = ()
     assignee: User | None = None
     assignee_email: str | None = None
-    idempotency_key: str
+    idempotency_key: str = ""
 
 
 class IssueRef(_Frozen):
@@ -182,7 +185,9 @@ class Notification(_Frozen):
     """Something people should hear about; the Slack connector posts these."""
 
     flow: str
-    kind: Literal["issue_created", "issue_updated", "event_failed", "issue_transitioned"]
+    kind: Literal[
+        "issue_created", "issue_updated", "event_failed", "issue_transitioned"
+    ]
     title: str
     text: str = ""
     issue: IssueRef | None = None

@@ -47,8 +47,8 @@ __all__ = [
     "create_issue",
     "find_issue",
     "map_fields",
-    "on_comment_added",
     "notify",
+    "on_comment_added",
     "on_issue_linked",
     "on_issue_transitioned",
     "on_record_changed",
@@ -108,7 +108,9 @@ def map_fields(change: RecordChange, flow: Flow, route: Route) -> IssueDraft | N
 
 
 @_hookspec
-def redact_issue(draft: IssueDraft, change: RecordChange, flow: Flow) -> IssueDraft | None:
+def redact_issue(
+    draft: IssueDraft, change: RecordChange, flow: Flow
+) -> IssueDraft | None:
     """Remove or mask what must not leave the organisation.
 
     Called as a **chain** after mapping and before anything is sent: each
@@ -209,4 +211,3 @@ def notify(notification: Notification) -> None:
     Called **each**, after the outcome is committed. A failing notifier is logged and
     never fails the event.
     """
-

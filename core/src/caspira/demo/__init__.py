@@ -1,0 +1,383 @@
+"""``caspira demo``: the whole flow on the built-in emulators, checked end to end.
+
+The demo plays an administrator (it creates the Caspio table and the outgoing
+webhook through Caspio's API), then a crowd of users submitting bug reports, and
+finally an auditor who reads both sides through their public APIs and checks that
+every record became exactly one correct issue.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+import httpx
+
+from caspira.config import parse_config
+from caspira.daemon import AppServer, free_port, serve
+from caspira.engine import Engine
+from caspira.pipeline import idempotency_key
+from caspira_hookspecs import EMULATOR_ENTRY_POINT_GROUP
+
+__all__ = ["run_demo"]
+
+CLIENT_ID = "caspira-demo"
+CLIENT_SECRET = "caspira-demo-secret"
+JIRA_EMAIL = "caspira-bot@example.com"
+JIRA_TOKEN = "caspira-demo-token"
+SLACK_PATH = "/services/T0DEMO/B0DEMO/demo-secret-path"
+TABLE = "BugReports"
+FLOW = "bugs"
+
+#: Caspio's field types for the demo table, as in shared/cases.
+TABLE_FIELDS = [
+    ("ReportID", "PREFIXED AUTONUMBER"),
+    ("Title", "STRING"),
+    ("Details", "TEXT"),
+    ("Severity", "STRING"),
+    ("Product", "LIST-STRING"),
+    ("Environment", "STRING"),
+    ("ReporterName", "STRING"),
+    ("ReporterEmail", "STRING"),
+    ("Screenshot", "FILE"),
+    ("SubmittedAt", "DATE/TIME"),
+    ("Status", "STRING"),
+    ("JiraKey", "STRING"),
+]
+
+
+@dataclass
+class Endpoints:
+    caspio: str
+    jira: str
+    slack: str
+    daemon: str
+
+
+def _emulator(name: str, **options: str) -> Any:
+    found = {ep.name: ep for ep in entry_points(group=EMULATOR_ENTRY_POINT_GROUP)}
+    return found[name].load()(**options)
+
+
+def _demo_records(count: int) -> list[dict[str, Any]]:
+    text = (
+        resources.files("caspira.demo").joinpath("bug_reports.json").read_text("utf-8")
+    )
+    records = json.loads(text)["records"]
+    # More than the built-in set: repeat them with a numbered title.
+    return [
+        {**records[i % len(records)], "Title": _numbered(records[i % len(records)], i)}
+        for i in range(count)
+    ]
+
+
+def _numbered(record: dict[str, Any], index: int) -> str:
+    title = record["Title"]
+    return title if index < 25 else f"{title} (#{index + 1})"
+
+
+def demo_config_text(endpoints: Endpoints, database_url: str) -> str:
+    """The demo's caspira.toml, with the emulators' addresses filled in."""
+    text = (
+        resources.files("caspira.demo").joinpath("caspira.demo.toml").read_text("utf-8")
+    )
+    for key, value in {
+        "{database_url}": database_url,
+        "{caspio_url}": endpoints.caspio,
+        "{jira_url}": endpoints.jira,
+    }.items():
+        text = text.replace(key, value)
+    return text
+
+
+async def _caspio_admin(http: httpx.AsyncClient, daemon_url: str) -> str:
+    """Create the table and the outgoing webhook; answer the webhook's secret."""
+    token = await http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
+    )
+    token.raise_for_status()
+    http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    base = "/integrations/rest/v3"
+
+    created = await http.post(
+        f"{base}/tables",
+        json={
+            "Name": TABLE,
+            "Fields": [{"Name": name, "Type": kind} for name, kind in TABLE_FIELDS],
+        },
+    )
+    created.raise_for_status()
+    hook = await http.post(
+        f"{base}/outgoingWebhooks",
+        json={
+            "Name": "caspira bug reports",
+            "OutgoingUrls": [f"{daemon_url}/hooks/caspio/{FLOW}"],
+        },
+    )
+    hook.raise_for_status()
+    webhook = hook.json()
+    for event_type in ("table.recordInsert", "table.recordUpdate"):
+        event = await http.post(
+            f"{base}/outgoingWebhooks/{webhook['Id']}/events",
+            json={"EventType": event_type, "ObjectName": TABLE},
+        )
+        event.raise_for_status()
+    return webhook["Secret"]
+
+
+async def _submit(http: httpx.AsyncClient, records: list[dict[str, Any]]) -> list[str]:
+    """Insert the records as users would; answer their PK_IDs in order."""
+    ids: list[str] = []
+    for record in records:
+        answer = await http.post(
+            f"/integrations/rest/v3/tables/{TABLE}/records",
+            params={"response": "rows"},
+            json=record,
+        )
+        answer.raise_for_status()
+        ids.append(str(answer.json()["Result"][0]["PK_ID"]))
+    return ids
+
+
+async def _caspio_records(http: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    page = 1
+    while True:
+        answer = await http.get(
+            f"/integrations/rest/v3/tables/{TABLE}/records",
+            params={"q.pageSize": 1000, "q.pageNumber": page},
+        )
+        answer.raise_for_status()
+        result = answer.json()["Result"]
+        rows.update({str(r["PK_ID"]): r for r in result})
+        if len(result) < 1000:
+            return rows
+        page += 1
+
+
+async def _wait(
+    engine: Engine, caspio: httpx.AsyncClient, count: int, timeout: float
+) -> dict[str, dict[str, Any]]:
+    last = -1
+    with anyio.move_on_after(timeout):
+        while True:
+            rows = await _caspio_records(caspio)
+            keyed = sum(1 for r in rows.values() if r.get("JiraKey"))
+            counts = await anyio.to_thread.run_sync(engine.store.counts)
+            busy = counts.get("pending", 0) + counts.get("in_progress", 0)
+            if keyed != last:
+                click.echo(f"  ... {keyed}/{count} records have their Jira key")
+                last = keyed
+            if keyed >= count and busy == 0:
+                return rows
+            await anyio.sleep(0.25)
+    return await _caspio_records(caspio)
+
+
+async def _jira_issues(http: httpx.AsyncClient) -> list[dict[str, Any]]:
+    issues: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        body: dict[str, Any] = {
+            "jql": "project = APP ORDER BY key ASC",
+            "fields": ["summary", "priority", "assignee", "labels", "components"],
+            "maxResults": 100,
+        }
+        if token:
+            body["nextPageToken"] = token
+        answer = await http.post("/rest/api/3/search/jql", json=body)
+        answer.raise_for_status()
+        page = answer.json()
+        issues.extend(page["issues"])
+        token = page.get("nextPageToken")
+        if page.get("isLast", True) or not token:
+            return issues
+
+
+async def _expected_assignee(
+    http: httpx.AsyncClient, email: str, cache: dict[str, str | None]
+) -> str | None:
+    if email not in cache:
+        answer = await http.get("/rest/api/3/user/search", params={"query": email})
+        answer.raise_for_status()
+        users = answer.json()
+        cache[email] = users[0]["displayName"] if users else None
+    return cache[email]
+
+
+def _check(
+    submitted: dict[str, dict[str, Any]],
+    rows: dict[str, dict[str, Any]],
+    issues: list[dict[str, Any]],
+    flow_values: dict[str, str],
+    assignees: dict[str, str | None],
+    tenant: str,
+) -> tuple[list[tuple[str, str, str, str, str]], list[str]]:
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for issue in issues:
+        for label in issue["fields"].get("labels", []):
+            by_label.setdefault(label, []).append(issue)
+
+    lines, problems = [], []
+    for record_id, sent in submitted.items():
+        row = rows.get(record_id, {})
+        label = f"caspira-{idempotency_key(tenant, FLOW, record_id)}"
+        found = by_label.get(label, [])
+        if len(found) != 1:
+            problems.append(f"record {record_id}: {len(found)} issues instead of 1")
+            lines.append((record_id, "-", "-", "-", "FAIL"))
+            continue
+        issue = found[0]
+        fields = issue["fields"]
+        priority = (fields.get("priority") or {}).get("name", "-")
+        assignee = (fields.get("assignee") or {}).get("displayName", "unassigned")
+        components = sorted(c["name"] for c in fields.get("components", []))
+        verdict = "ok"
+        if row.get("JiraKey") != issue["key"]:
+            problems.append(
+                f"record {record_id}: key written back is {row.get('JiraKey')!r}, "
+                f"expected {issue['key']}"
+            )
+            verdict = "FAIL"
+        if priority != flow_values[sent["Severity"]]:
+            problems.append(f"record {record_id}: priority {priority}")
+            verdict = "FAIL"
+        if components != sorted(sent["Product"].values()):
+            problems.append(f"record {record_id}: components {components}")
+            verdict = "FAIL"
+        wanted = (
+            assignees.get(sent["ReporterEmail"]) or assignees["priya.nair@example.com"]
+        )
+        if assignee != wanted:
+            problems.append(f"record {record_id}: assignee {assignee}, wanted {wanted}")
+            verdict = "FAIL"
+        if len(fields["summary"]) > 255 or "\n" in fields["summary"]:
+            problems.append(f"record {record_id}: summary not cleaned")
+            verdict = "FAIL"
+        lines.append((record_id, issue["key"], priority, assignee, verdict))
+    extra = len(issues) - len(submitted)
+    if extra > 0:
+        problems.append(f"{extra} issue(s) in Jira that no record accounts for")
+    return lines, problems
+
+
+async def run_demo(
+    count: int = 25, timeout: float = 120.0, database: str | None = None
+) -> bool:
+    """Run the demo; answer True only when every check passed."""
+    workdir = Path(tempfile.mkdtemp(prefix="caspira-demo-"))
+    database = database or f"sqlite:///{workdir / 'caspira.db'}"
+    ports = [free_port() for _ in range(4)]
+    endpoints = Endpoints(*(f"http://127.0.0.1:{port}" for port in ports))
+    records = _demo_records(count)
+
+    click.echo("caspira demo: Caspio bug reports -> Jira issues, on local emulators")
+    async with anyio.create_task_group() as group:
+        slack_app = _emulator("slack", webhook_path=SLACK_PATH)
+        emulators = [
+            AppServer(
+                _emulator("caspio", client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+                "127.0.0.1",
+                ports[0],
+            ),
+            AppServer(
+                _emulator(
+                    "jira",
+                    email=JIRA_EMAIL,
+                    api_token=JIRA_TOKEN,
+                    base_url=endpoints.jira,
+                ),
+                "127.0.0.1",
+                ports[1],
+            ),
+            AppServer(slack_app, "127.0.0.1", ports[2]),
+        ]
+        for server in emulators:
+            await group.start(server.run)
+        click.echo(
+            f"  Caspio emulator {endpoints.caspio}, Jira emulator {endpoints.jira}, "
+            f"Slack emulator {endpoints.slack}"
+        )
+
+        async with (
+            httpx.AsyncClient(base_url=endpoints.caspio, timeout=30) as caspio,
+            httpx.AsyncClient(
+                base_url=endpoints.jira, auth=(JIRA_EMAIL, JIRA_TOKEN), timeout=30
+            ) as jira,
+        ):
+            webhook_secret = await _caspio_admin(caspio, endpoints.daemon)
+            secrets = {
+                "CASPIO_CLIENT_ID": CLIENT_ID,
+                "CASPIO_CLIENT_SECRET": CLIENT_SECRET,
+                "JIRA_API_TOKEN": JIRA_TOKEN,
+                "SLACK_WEBHOOK_URL": f"{endpoints.slack}{SLACK_PATH}",
+                "CASPIO_WEBHOOK_SECRET": webhook_secret,
+            }
+            config_text = demo_config_text(endpoints, database)
+            (workdir / "caspira.toml").write_text(config_text, encoding="utf-8")
+            raw = tomllib.loads(config_text)
+            config = parse_config(raw, path=str(workdir / "caspira.toml"))
+
+            stop = anyio.Event()
+            async with Engine(config, secrets=secrets) as engine:
+                await group.start(
+                    lambda task_status: serve(
+                        engine, port=ports[3], stop=stop, task_status=task_status
+                    )
+                )
+                click.echo(f"  caspira daemon {endpoints.daemon}, store {database}")
+                click.echo(f"Submitting {count} bug reports through the Caspio API ...")
+                ids = await _submit(caspio, records)
+                submitted = dict(zip(ids, records, strict=True))
+                rows = await _wait(engine, caspio, count, timeout)
+                issues = await _jira_issues(jira)
+                cache: dict[str, str | None] = {}
+                for record in records:
+                    await _expected_assignee(jira, record["ReporterEmail"], cache)
+                await _expected_assignee(jira, "priya.nair@example.com", cache)
+                counts = await anyio.to_thread.run_sync(engine.store.counts)
+                stop.set()
+
+            priority_map = raw["flows"][FLOW]["fields"]["priority"]["values"]
+            lines, problems = _check(
+                submitted, rows, issues, priority_map, cache, config.tenant
+            )
+        slack_messages = len(slack_app.state.emulator.messages)
+        for server in emulators:
+            server.stop()
+
+    _report(lines, problems, counts, slack_messages, workdir)
+    return not problems
+
+
+def _report(lines, problems, counts, slack_messages, workdir) -> None:
+    click.echo("")
+    click.echo(f"{'record':>6}  {'issue':<8} {'priority':<8} {'assignee':<18} check")
+    for record_id, key, priority, assignee, verdict in lines:
+        click.echo(f"{record_id:>6}  {key:<8} {priority:<8} {assignee:<18} {verdict}")
+    click.echo("")
+    ok = sum(1 for line in lines if line[-1] == "ok")
+    click.echo(
+        f"{ok}/{len(lines)} records became exactly one correct issue with the key "
+        f"written back; events: {counts}; Slack messages: {slack_messages}"
+    )
+    click.echo(f"work folder: {workdir}")
+    if problems:
+        click.secho(f"{len(problems)} problem(s):", fg="red")
+        for problem in problems:
+            click.echo(f"  - {problem}")
+    else:
+        click.secho("demo passed", fg="green")
