@@ -1,0 +1,217 @@
+"""The Caspio webhook handler: case deliveries become events, bad ones are refused."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from caspira_caspio import CaspioPlugin, CaspioSettings
+from caspira_hookspecs import (
+    Flow,
+    InboundEvent,
+    PluginContext,
+    WebhookRejected,
+    WebhookRequest,
+)
+from tests.caspio.conftest import ACCOUNT_URL
+from tests.conftest import CASES
+
+pytestmark = pytest.mark.anyio
+
+SECRET_ENV = "CASPIO_WEBHOOK_SECRET"
+SECRETS = {SECRET_ENV: "whsec-demo-0001"}
+SETTINGS = CaspioSettings(
+    account_url=ACCOUNT_URL,
+    client_id_env="CASPIO_CLIENT_ID",
+    client_secret_env="CASPIO_CLIENT_SECRET",
+)
+BUGS = Flow(
+    name="bugs", table="BugReports", project="APP", webhook_secret_env=SECRET_ENV
+)
+
+
+def case(name: str) -> dict[str, Any]:
+    return json.loads((CASES / f"caspio-webhook-{name}.json").read_text())
+
+
+def plugin_for(*flows: Flow, secrets: dict[str, str] = SECRETS, transports=None):
+    context = PluginContext(
+        settings=SETTINGS,
+        flows={flow.name: flow for flow in flows},
+        secrets=secrets,
+        transports=transports or {},
+    )
+    return CaspioPlugin(context)
+
+
+async def deliver(
+    body: bytes | dict[str, Any], flow: str = "bugs", plugin=None
+) -> list[InboundEvent]:
+    plugin = plugin or plugin_for(BUGS)
+    [route] = plugin.webhook_routes()
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = WebhookRequest(
+        path_params={"flow": flow},
+        headers={"content-type": "application/json"},
+        body=raw,
+    )
+    return await route.handler(request)
+
+
+async def rejection(body: bytes | dict[str, Any], **kwargs: Any) -> WebhookRejected:
+    with pytest.raises(WebhookRejected) as raised:
+        await deliver(body, **kwargs)
+    return raised.value
+
+
+def test_plugin_offers_one_caspio_route():
+    [route] = plugin_for(BUGS).webhook_routes()
+
+    assert (route.path, route.name) == ("/hooks/caspio/{flow}", "caspio")
+
+
+async def test_insert_case_becomes_one_insert_event():
+    delivery = case("insert")
+
+    [event] = await deliver(delivery)
+
+    assert (event.source, event.kind, event.flow) == (
+        "caspio",
+        "record_changed",
+        "bugs",
+    )
+    assert event.key == "bugs:123"
+    assert event.delivery_id == "caspio:3f1c9a2e-8b4d-4e61-9a0b-5d2c7e1f4a90:123"
+    assert event.payload == {
+        "flow": "bugs",
+        "table": "BugReports",
+        "record_id": "123",
+        "operation": "insert",
+        "values": delivery["data"][0],
+        "occurred_at": "2026-11-30T09:14:05",
+        "delivery_id": "3f1c9a2e-8b4d-4e61-9a0b-5d2c7e1f4a90",
+        "source": "caspio",
+    }
+
+
+async def test_update_case_becomes_one_update_event():
+    [event] = await deliver(case("update"))
+
+    assert event.payload["operation"] == "update"
+    assert event.payload["values"]["JiraKey"] == "APP-41"
+    assert event.payload["values"]["Severity"] == "Critical"
+
+
+async def test_batch_case_becomes_three_events_one_per_record():
+    events = await deliver(case("insert-batch"))
+
+    assert [event.key for event in events] == ["bugs:124", "bugs:125", "bugs:126"]
+    assert [event.delivery_id for event in events] == [
+        f"caspio:c6a1f0e2-1111-4a2b-9c3d-0e1f2a3b4c5d:{pk}" for pk in (124, 125, 126)
+    ]
+    assert events[1].payload["values"]["Title"].endswith("(e.g. Zoë)")
+
+
+async def test_record_delete_becomes_a_delete_event():
+    delivery = {**case("insert"), "eventType": "table.recordDelete"}
+
+    [event] = await deliver(delivery)
+
+    assert event.payload["operation"] == "delete"
+
+
+async def test_wrong_secret_is_refused_with_401():
+    refused = await rejection({**case("insert"), "secret": "whsec-guess"})
+
+    assert refused.status == 401
+    assert "whsec-demo-0001" not in refused.reason
+
+
+async def test_missing_secret_is_refused_with_401():
+    delivery = case("insert")
+    del delivery["secret"]
+
+    assert (await rejection(delivery)).status == 401
+
+
+async def test_secret_is_not_checked_for_a_flow_without_one():
+    open_flow = BUGS.model_copy(update={"webhook_secret_env": None})
+    delivery = {**case("insert"), "secret": "anything"}
+
+    events = await deliver(delivery, plugin=plugin_for(open_flow))
+
+    assert len(events) == 1
+
+
+async def test_unset_secret_variable_answers_503_so_caspio_retries():
+    refused = await rejection(case("insert"), plugin=plugin_for(BUGS, secrets={}))
+
+    assert refused.status == 503
+
+
+async def test_unknown_flow_is_refused_with_404():
+    refused = await rejection(case("insert"), flow="tickets")
+
+    assert refused.status == 404
+    assert "'tickets'" in refused.reason
+
+
+async def test_body_that_is_not_json_is_refused_with_400():
+    refused = await rejection(b"eventType=table.recordInsert")
+
+    assert (refused.status, refused.reason) == (400, "body is not JSON")
+
+
+async def test_body_that_is_a_list_is_refused_with_400():
+    assert (await rejection(b"[]")).status == 400
+
+
+async def test_data_that_is_not_a_list_is_refused_with_400():
+    refused = await rejection({**case("insert"), "data": {"PK_ID": 1}})
+
+    assert (refused.status, refused.reason) == (
+        400,
+        "data must be a non-empty list of records",
+    )
+
+
+async def test_record_without_pk_id_is_refused_with_400():
+    refused = await rejection({**case("insert"), "data": [{"Title": "x"}]})
+
+    assert refused.status == 400
+    assert "PK_ID" in refused.reason
+
+
+async def test_unknown_event_type_is_refused_with_400():
+    refused = await rejection({**case("insert"), "eventType": "table.recordMerge"})
+
+    assert refused.status == 400
+    assert "table.recordMerge" in refused.reason
+
+
+async def test_another_table_is_refused_with_400_naming_the_expected_one():
+    refused = await rejection({**case("insert"), "objectName": "Customers"})
+
+    assert refused.status == 400
+    assert "expects 'BugReports'" in refused.reason
+
+
+async def test_event_date_that_is_not_a_date_is_refused_with_400():
+    refused = await rejection({**case("insert"), "eventDate": "yesterday"})
+
+    assert refused.status == 400
+
+
+async def test_receiving_needs_no_rest_credentials_and_calls_nobody(
+    emulator_app, emulator
+):
+    plugin = plugin_for(BUGS, transports={"caspio": httpx.ASGITransport(emulator_app)})
+
+    events = await deliver(case("insert"), plugin=plugin)
+
+    assert len(events) == 1
+    assert emulator.calls == []
+    assert emulator.token_grants == 0
