@@ -5,6 +5,7 @@ inspect events, list plugins, run the emulators and the demo.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import anyio
 import click
+from click.core import ParameterSource
 
 from caspira.config import CaspiraConfig, load_config
 from caspira.logs import configure_logging
@@ -227,7 +229,10 @@ def emulate(service: str, host: str, port: int, options: tuple[str, ...]) -> Non
                 f"expected KEY=VALUE, got {option!r}", param_hint="--set"
             )
         settings[key] = value
-    app = factory(**settings)
+    try:
+        app = factory(**settings)
+    except (TypeError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--set") from exc
     server = AppServer(app, host, port or free_port(host))
 
     async def run() -> None:
@@ -272,11 +277,16 @@ def demo(records: int, timeout: float, database: str | None) -> None:
     """
     from caspira.demo import run_demo
 
+    # The demo's own report is the output; engine logs only when asked for.
+    parent = click.get_current_context().parent
+    if parent and parent.get_parameter_source("log_level") is ParameterSource.DEFAULT:
+        logging.getLogger().setLevel(logging.WARNING)
+    ok = False
     try:
         ok = anyio.run(run_demo, records, timeout, database)
-    except CaspiraError as exc:
-        click.secho(f"demo failed: {exc}", fg="red", err=True)
-        sys.exit(1)
+    except* CaspiraError as failures:
+        for exc in failures.exceptions:
+            click.secho(f"demo failed: {exc}", fg="red", err=True)
     sys.exit(0 if ok else 1)
 
 

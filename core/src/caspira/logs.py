@@ -20,6 +20,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",
     "taskName",
+    "color_message",
 }
 
 
@@ -47,9 +48,10 @@ class SecretFilter(logging.Filter):
         if not _secrets:
             return True
         record.msg = scrub(str(record.msg))
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(scrub(str(a)) for a in args)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                scrub(a) if isinstance(a, str) else a for a in record.args
+            )
         for key, value in list(vars(record).items()):
             if key not in _STANDARD and isinstance(value, str):
                 setattr(record, key, scrub(value))
@@ -89,3 +91,4 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)

@@ -8,7 +8,9 @@ every record became exactly one correct issue.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import tempfile
 import tomllib
 from dataclasses import dataclass
@@ -25,22 +27,25 @@ from caspira.config import parse_config
 from caspira.daemon import AppServer, free_port, serve
 from caspira.engine import Engine
 from caspira.pipeline import idempotency_key
-from caspira_hookspecs import EMULATOR_ENTRY_POINT_GROUP
+from caspira_hookspecs import EMULATOR_ENTRY_POINT_GROUP, CaspiraError
 
-__all__ = ["run_demo"]
+__all__ = ["Stack", "run_demo"]
 
 CLIENT_ID = "caspira-demo"
 CLIENT_SECRET = "caspira-demo-secret"
 JIRA_EMAIL = "caspira-bot@example.com"
 JIRA_TOKEN = "caspira-demo-token"
 SLACK_PATH = "/services/T0DEMO/B0DEMO/demo-secret-path"
+DEFAULT_ASSIGNEE = "priya.nair@example.com"
 TABLE = "BugReports"
 FLOW = "bugs"
 
 #: Caspio's field types for the demo table, as in shared/cases.
 TABLE_FIELDS = [
     ("ReportID", "PREFIXED AUTONUMBER"),
-    ("Title", "STRING"),
+    # Text (64000) rather than the usual Text (255): portals that take long titles
+    # exist, and Jira's 255-character summary limit must be handled for them.
+    ("Title", "TEXT"),
     ("Details", "TEXT"),
     ("Severity", "STRING"),
     ("Product", "LIST-STRING"),
@@ -53,6 +58,12 @@ TABLE_FIELDS = [
     ("JiraKey", "STRING"),
 ]
 
+#: What Caspio needs to know about the special fields when the table is created.
+TABLE_FIELD_OPTIONS: dict[str, dict[str, Any]] = {
+    "ReportID": {"Unique": True, "Prefix": "BR-", "Format": "000001"},
+    "Product": {"ListField": ["Web Portal", "Mobile App", "API", "Billing"]},
+}
+
 
 @dataclass
 class Endpoints:
@@ -60,6 +71,19 @@ class Endpoints:
     jira: str
     slack: str
     daemon: str
+
+
+class DemoError(CaspiraError):
+    """An emulator refused a step of the demo's own set-up or checks."""
+
+
+def _ok(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    raise DemoError(
+        f"{response.request.method} {response.request.url.path} answered "
+        f"{response.status_code}: {response.text[:500]}"
+    )
 
 
 def _emulator(name: str, **options: str) -> Any:
@@ -108,7 +132,7 @@ async def _caspio_admin(http: httpx.AsyncClient, daemon_url: str) -> str:
             "client_secret": CLIENT_SECRET,
         },
     )
-    token.raise_for_status()
+    _ok(token)
     http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
     base = "/integrations/rest/v3"
 
@@ -116,10 +140,13 @@ async def _caspio_admin(http: httpx.AsyncClient, daemon_url: str) -> str:
         f"{base}/tables",
         json={
             "Name": TABLE,
-            "Fields": [{"Name": name, "Type": kind} for name, kind in TABLE_FIELDS],
+            "Fields": [
+                {"Name": name, "Type": kind, **TABLE_FIELD_OPTIONS.get(name, {})}
+                for name, kind in TABLE_FIELDS
+            ],
         },
     )
-    created.raise_for_status()
+    _ok(created)
     hook = await http.post(
         f"{base}/outgoingWebhooks",
         json={
@@ -127,14 +154,14 @@ async def _caspio_admin(http: httpx.AsyncClient, daemon_url: str) -> str:
             "OutgoingUrls": [f"{daemon_url}/hooks/caspio/{FLOW}"],
         },
     )
-    hook.raise_for_status()
+    _ok(hook)
     webhook = hook.json()
     for event_type in ("table.recordInsert", "table.recordUpdate"):
         event = await http.post(
             f"{base}/outgoingWebhooks/{webhook['Id']}/events",
             json={"EventType": event_type, "ObjectName": TABLE},
         )
-        event.raise_for_status()
+        _ok(event)
     return webhook["Secret"]
 
 
@@ -147,7 +174,7 @@ async def _submit(http: httpx.AsyncClient, records: list[dict[str, Any]]) -> lis
             params={"response": "rows"},
             json=record,
         )
-        answer.raise_for_status()
+        _ok(answer)
         ids.append(str(answer.json()["Result"][0]["PK_ID"]))
     return ids
 
@@ -160,7 +187,7 @@ async def _caspio_records(http: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
             f"/integrations/rest/v3/tables/{TABLE}/records",
             params={"q.pageSize": 1000, "q.pageNumber": page},
         )
-        answer.raise_for_status()
+        _ok(answer)
         result = answer.json()["Result"]
         rows.update({str(r["PK_ID"]): r for r in result})
         if len(result) < 1000:
@@ -199,7 +226,7 @@ async def _jira_issues(http: httpx.AsyncClient) -> list[dict[str, Any]]:
         if token:
             body["nextPageToken"] = token
         answer = await http.post("/rest/api/3/search/jql", json=body)
-        answer.raise_for_status()
+        _ok(answer)
         page = answer.json()
         issues.extend(page["issues"])
         token = page.get("nextPageToken")
@@ -212,7 +239,7 @@ async def _expected_assignee(
 ) -> str | None:
     if email not in cache:
         answer = await http.get("/rest/api/3/user/search", params={"query": email})
-        answer.raise_for_status()
+        _ok(answer)
         users = answer.json()
         cache[email] = users[0]["displayName"] if users else None
     return cache[email]
@@ -274,90 +301,150 @@ def _check(
     return lines, problems
 
 
+class Stack:
+    """A whole installation on loopback: Caspio, Jira and Slack emulators, an engine
+    and its daemon, with the Caspio table and outgoing webhook set up through the API.
+
+    Use ``async with Stack(database_url) as stack``; the test suite uses it too.
+    ``flow_settings`` overrides keys of the demo flow (``{"fields": {...}}`` and so on).
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        workdir: Path | None = None,
+        flow_settings: dict[str, Any] | None = None,
+        plugins: tuple[Any, ...] = (),
+    ):
+        self.database_url = database_url
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="caspira-demo-"))
+        self.flow_settings = flow_settings or {}
+        self.extra_plugins = plugins
+        self.ports = [free_port() for _ in range(4)]
+        self.endpoints = Endpoints(*(f"http://127.0.0.1:{p}" for p in self.ports))
+        self._exit = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> Stack:
+        exit_stack = await self._exit.__aenter__()
+        try:
+            await self._start(exit_stack)
+        except BaseException:
+            await self._exit.__aexit__(*sys.exc_info())
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self.stop.set()
+        for server in self.servers:
+            server.stop()
+        await self._exit.__aexit__(*exc_info)
+
+    async def _start(self, exit_stack: contextlib.AsyncExitStack) -> None:
+        emulators = await exit_stack.enter_async_context(anyio.create_task_group())
+        self.caspio_app = _emulator(
+            "caspio", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+        )
+        self.jira_app = _emulator(
+            "jira", email=JIRA_EMAIL, api_token=JIRA_TOKEN, base_url=self.endpoints.jira
+        )
+        self.slack_app = _emulator("slack", webhook_path=SLACK_PATH)
+        self.servers = [
+            AppServer(app, "127.0.0.1", port)
+            for app, port in zip(
+                (self.caspio_app, self.jira_app, self.slack_app),
+                self.ports,
+                strict=False,
+            )
+        ]
+        for server in self.servers:
+            await emulators.start(server.run)
+
+        self.caspio = await exit_stack.enter_async_context(
+            httpx.AsyncClient(base_url=self.endpoints.caspio, timeout=30)
+        )
+        self.jira = await exit_stack.enter_async_context(
+            httpx.AsyncClient(
+                base_url=self.endpoints.jira, auth=(JIRA_EMAIL, JIRA_TOKEN), timeout=30
+            )
+        )
+        webhook_secret = await _caspio_admin(self.caspio, self.endpoints.daemon)
+        self.secrets = {
+            "CASPIO_CLIENT_ID": CLIENT_ID,
+            "CASPIO_CLIENT_SECRET": CLIENT_SECRET,
+            "JIRA_API_TOKEN": JIRA_TOKEN,
+            "SLACK_WEBHOOK_URL": f"{self.endpoints.slack}{SLACK_PATH}",
+            "CASPIO_WEBHOOK_SECRET": webhook_secret,
+        }
+        config_text = demo_config_text(self.endpoints, self.database_url)
+        self.config_path = self.workdir / "caspira.toml"
+        self.config_path.write_text(config_text, encoding="utf-8")
+        self.raw_config = tomllib.loads(config_text)
+        flow = self.raw_config["flows"][FLOW]
+        flow.update(self.flow_settings)
+        config = parse_config(self.raw_config, path=str(self.config_path))
+
+        self.engine = await exit_stack.enter_async_context(
+            Engine(config, secrets=self.secrets, plugins=self.extra_plugins)
+        )
+        # Entered after the engine, so it ends first: the worker stops before the
+        # engine closes its plugins' clients.
+        daemon = await exit_stack.enter_async_context(anyio.create_task_group())
+        self.stop = anyio.Event()
+        await daemon.start(
+            lambda task_status: serve(
+                self.engine, port=self.ports[3], stop=self.stop, task_status=task_status
+            )
+        )
+
+    async def submit(self, records: list[dict[str, Any]]) -> list[str]:
+        """Insert records through the Caspio API; answer their PK_IDs."""
+        return await _submit(self.caspio, records)
+
+    async def records(self) -> dict[str, dict[str, Any]]:
+        return await _caspio_records(self.caspio)
+
+    async def issues(self) -> list[dict[str, Any]]:
+        return await _jira_issues(self.jira)
+
+    async def settle(
+        self, *, keyed: int, timeout: float = 60.0
+    ) -> dict[str, dict[str, Any]]:
+        """Wait until ``keyed`` records carry a Jira key and the inbox is idle."""
+        return await _wait(self.engine, self.caspio, keyed, timeout)
+
+
 async def run_demo(
     count: int = 25, timeout: float = 120.0, database: str | None = None
 ) -> bool:
     """Run the demo; answer True only when every check passed."""
     workdir = Path(tempfile.mkdtemp(prefix="caspira-demo-"))
     database = database or f"sqlite:///{workdir / 'caspira.db'}"
-    ports = [free_port() for _ in range(4)]
-    endpoints = Endpoints(*(f"http://127.0.0.1:{port}" for port in ports))
     records = _demo_records(count)
 
     click.echo("caspira demo: Caspio bug reports -> Jira issues, on local emulators")
-    async with anyio.create_task_group() as group:
-        slack_app = _emulator("slack", webhook_path=SLACK_PATH)
-        emulators = [
-            AppServer(
-                _emulator("caspio", client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
-                "127.0.0.1",
-                ports[0],
-            ),
-            AppServer(
-                _emulator(
-                    "jira",
-                    email=JIRA_EMAIL,
-                    api_token=JIRA_TOKEN,
-                    base_url=endpoints.jira,
-                ),
-                "127.0.0.1",
-                ports[1],
-            ),
-            AppServer(slack_app, "127.0.0.1", ports[2]),
-        ]
-        for server in emulators:
-            await group.start(server.run)
+    async with Stack(database, workdir=workdir) as stack:
+        endpoints = stack.endpoints
         click.echo(
             f"  Caspio emulator {endpoints.caspio}, Jira emulator {endpoints.jira}, "
             f"Slack emulator {endpoints.slack}"
         )
-
-        async with (
-            httpx.AsyncClient(base_url=endpoints.caspio, timeout=30) as caspio,
-            httpx.AsyncClient(
-                base_url=endpoints.jira, auth=(JIRA_EMAIL, JIRA_TOKEN), timeout=30
-            ) as jira,
-        ):
-            webhook_secret = await _caspio_admin(caspio, endpoints.daemon)
-            secrets = {
-                "CASPIO_CLIENT_ID": CLIENT_ID,
-                "CASPIO_CLIENT_SECRET": CLIENT_SECRET,
-                "JIRA_API_TOKEN": JIRA_TOKEN,
-                "SLACK_WEBHOOK_URL": f"{endpoints.slack}{SLACK_PATH}",
-                "CASPIO_WEBHOOK_SECRET": webhook_secret,
-            }
-            config_text = demo_config_text(endpoints, database)
-            (workdir / "caspira.toml").write_text(config_text, encoding="utf-8")
-            raw = tomllib.loads(config_text)
-            config = parse_config(raw, path=str(workdir / "caspira.toml"))
-
-            stop = anyio.Event()
-            async with Engine(config, secrets=secrets) as engine:
-                await group.start(
-                    lambda task_status: serve(
-                        engine, port=ports[3], stop=stop, task_status=task_status
-                    )
-                )
-                click.echo(f"  caspira daemon {endpoints.daemon}, store {database}")
-                click.echo(f"Submitting {count} bug reports through the Caspio API ...")
-                ids = await _submit(caspio, records)
-                submitted = dict(zip(ids, records, strict=True))
-                rows = await _wait(engine, caspio, count, timeout)
-                issues = await _jira_issues(jira)
-                cache: dict[str, str | None] = {}
-                for record in records:
-                    await _expected_assignee(jira, record["ReporterEmail"], cache)
-                await _expected_assignee(jira, "priya.nair@example.com", cache)
-                counts = await anyio.to_thread.run_sync(engine.store.counts)
-                stop.set()
-
-            priority_map = raw["flows"][FLOW]["fields"]["priority"]["values"]
-            lines, problems = _check(
-                submitted, rows, issues, priority_map, cache, config.tenant
-            )
-        slack_messages = len(slack_app.state.emulator.messages)
-        for server in emulators:
-            server.stop()
+        click.echo(f"  caspira daemon {endpoints.daemon}, store {database}")
+        click.echo(f"  configuration {stack.config_path}")
+        click.echo(f"Submitting {count} bug reports through the Caspio API ...")
+        ids = await stack.submit(records)
+        submitted = dict(zip(ids, records, strict=True))
+        rows = await _wait(stack.engine, stack.caspio, count, timeout)
+        issues = await stack.issues()
+        cache: dict[str, str | None] = {}
+        for email in {r["ReporterEmail"] for r in records} | {DEFAULT_ASSIGNEE}:
+            await _expected_assignee(stack.jira, email, cache)
+        counts = await anyio.to_thread.run_sync(stack.engine.store.counts)
+        slack_messages = len(stack.slack_app.state.emulator.messages)
+        priority_map = stack.raw_config["flows"][FLOW]["fields"]["priority"]["values"]
+        lines, problems = _check(
+            submitted, rows, issues, priority_map, cache, stack.engine.config.tenant
+        )
 
     _report(lines, problems, counts, slack_messages, workdir)
     return not problems
