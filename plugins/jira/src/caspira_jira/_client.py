@@ -1,0 +1,332 @@
+"""An async client for the Jira REST calls caspira makes; one method maps every failure
+to caspira's errors, and both of Jira's paging styles live here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from caspira_hookspecs import RemoteError, RetryableError
+from caspira_jira._dialect import Dialect, dialect_for
+from caspira_jira._settings import JiraSettings
+
+__all__ = ["JiraClient"]
+
+log = logging.getLogger(__name__)
+
+_SERVICE = "jira"
+_USER_AGENT = "caspira-jira/0.1"
+
+
+class JiraClient:
+    """Calls Jira as the account ``settings.email`` with the API token given."""
+
+    def __init__(
+        self,
+        settings: JiraSettings,
+        api_token: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.dialect: Dialect = dialect_for(settings.deployment)
+        self._field_names: dict[str, str] = {}
+        self._http = httpx.AsyncClient(
+            base_url=settings.site + self.dialect.api_root,
+            auth=self.dialect.auth(settings.email, api_token),
+            headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
+            timeout=settings.timeout_seconds,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def browse_url(self, key: str) -> str:
+        """Where a person opens the issue ``key`` in a browser."""
+        return f"{self.settings.site}/browse/{key}"
+
+    # --- Fields and create metadata -------------------------------------------------
+
+    async def fields(self) -> list[dict[str, Any]]:
+        """Every field of the site, system and custom (``GET /field``)."""
+        answer = await self._call("list fields", "GET", "/field")
+        fields: list[dict[str, Any]] = answer.json()
+        self._remember_names(fields, "id")
+        return fields
+
+    async def create_issue_types(self, project: str) -> list[dict[str, Any]]:
+        """The issue types a project's create screen offers."""
+        return await self._offset_pages(
+            f"read the issue types of project {project}",
+            f"/issue/createmeta/{project}/issuetypes",
+            ("issueTypes", "createMetaIssueType"),
+        )
+
+    async def create_fields(
+        self, project: str, issue_type_id: str
+    ) -> list[dict[str, Any]]:
+        """The fields on the create screen of one issue type in a project."""
+        fields = await self._offset_pages(
+            f"read the create screen of project {project}, issue type {issue_type_id}",
+            f"/issue/createmeta/{project}/issuetypes/{issue_type_id}",
+            ("fields", "results"),
+        )
+        self._remember_names(fields, "fieldId")
+        return fields
+
+    # --- Users ----------------------------------------------------------------------
+
+    async def myself(self) -> dict[str, Any]:
+        """The account caspira acts as."""
+        return (await self._call("read the caspira account", "GET", "/myself")).json()
+
+    async def search_users(
+        self, query: str, *, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        """Accounts whose e-mail address or name starts with ``query``."""
+        answer = await self._call(
+            "search users",
+            "GET",
+            "/user/search",
+            params={"query": query, "maxResults": limit},
+        )
+        return answer.json()
+
+    # --- Issues ---------------------------------------------------------------------
+
+    async def create_issue(
+        self, fields: dict[str, Any], *, update: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Create an issue; answers Jira's ``{"id", "key", "self"}``."""
+        body: dict[str, Any] = {"fields": fields}
+        if update:
+            body["update"] = update
+        project = fields.get("project", {}).get("key", "?")
+        answer = await self._call(
+            f"create an issue in project {project}",
+            "POST",
+            "/issue",
+            json=body,
+            expect=(201,),
+        )
+        return answer.json()
+
+    async def edit_issue(
+        self, key: str, fields: dict[str, Any], *, update: dict[str, Any] | None = None
+    ) -> None:
+        """Change an issue's ``fields`` and apply ``update`` operations to it."""
+        body: dict[str, Any] = {"fields": fields}
+        if update:
+            body["update"] = update
+        await self._call(
+            f"update issue {key}", "PUT", f"/issue/{key}", json=body, expect=(204,)
+        )
+
+    async def get_issue(
+        self, key: str, fields: Sequence[str] = ("*all",)
+    ) -> dict[str, Any]:
+        """One issue with the ``fields`` asked for."""
+        answer = await self._call(
+            f"read issue {key}",
+            "GET",
+            f"/issue/{key}",
+            params={"fields": ",".join(fields)},
+        )
+        return answer.json()
+
+    async def search_issues(
+        self, jql: str, *, fields: Sequence[str] = ("id",), page_size: int = 50
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every issue ``jql`` matches, page after page (``POST /search/jql``).
+
+        Jira answers only ids unless ``fields`` names more, and may answer fewer
+        issues per page than ``page_size``.
+        """
+        token: str | None = None
+        while True:
+            body: dict[str, Any] = {
+                "jql": jql,
+                "fields": list(fields),
+                "maxResults": page_size,
+            }
+            if token:
+                body["nextPageToken"] = token
+            answer = await self._call("search issues", "POST", "/search/jql", json=body)
+            page = answer.json()
+            for issue in page.get("issues", []):
+                yield issue
+            token = page.get("nextPageToken")
+            if page.get("isLast", True) or not token:
+                return
+
+    # --- The one way every call is made -------------------------------------------
+
+    async def _call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        expect: tuple[int, ...] = (200,),
+    ) -> httpx.Response:
+        started = time.monotonic()
+        try:
+            response = await self._http.request(method, path, params=params, json=json)
+        except httpx.TimeoutException:
+            raise RetryableError(
+                _SERVICE,
+                operation,
+                None,
+                f"{self.settings.site} gave no answer within "
+                f"{self.settings.timeout_seconds:g} s; it is retried later, and a "
+                "longer [jira] timeout_seconds helps if this keeps happening",
+            ) from None
+        except httpx.TransportError as exc:
+            raise RetryableError(
+                _SERVICE,
+                operation,
+                None,
+                f"could not reach {self.settings.site} ({type(exc).__name__}: {exc}); "
+                "check [jira] site and the network",
+            ) from None
+        except httpx.HTTPError as exc:
+            raise RemoteError(
+                _SERVICE,
+                operation,
+                None,
+                f"the call to {self.settings.site} failed ({type(exc).__name__}: "
+                f"{exc}); check [jira] site",
+            ) from None
+
+        log.debug(
+            "jira.call",
+            extra={
+                "method": method,
+                "path": path,
+                "status": response.status_code,
+                "elapsed_ms": round((time.monotonic() - started) * 1000),
+            },
+        )
+        if response.status_code not in expect:
+            raise self._error(operation, response)
+        if response.status_code != 204 and not _is_json(response):
+            raise RemoteError(
+                _SERVICE,
+                operation,
+                response.status_code,
+                f"{self.settings.site} answered with {_content_type(response)!r}, "
+                "not JSON; check that [jira] site is the address of the Jira site "
+                "itself, not a login page or a proxy",
+            )
+        return response
+
+    def _error(self, operation: str, response: httpx.Response) -> RemoteError:
+        status = response.status_code
+        messages, field = self._messages(response)
+        if status == 429 or status >= 500:
+            return RetryableError(
+                _SERVICE,
+                operation,
+                status,
+                messages or f"Jira is unavailable (HTTP {status}); it is retried later",
+                retry_after=_retry_after(response),
+                field=field,
+            )
+        if status == 401:
+            messages = (
+                f"Jira refused the credentials of {self.settings.email} ({messages}). "
+                f"Fix: check [jira] email and the API token in the environment "
+                f"variable {self.settings.api_token_env}"
+            )
+        elif status == 403:
+            messages = (
+                f"{messages}. Fix: give {self.settings.email} the Jira permission "
+                "this needs, such as Create Issues or Edit Issues in the project"
+            )
+        return RemoteError(_SERVICE, operation, status, messages, field=field)
+
+    def _messages(self, response: httpx.Response) -> tuple[str, str | None]:
+        """Jira's ``errorMessages`` and ``errors`` as one text, and the first field."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            text = " ".join(response.text.split())[:200]
+            return text or response.reason_phrase, None
+
+        parts = [str(message) for message in body.get("errorMessages") or []]
+        errors = body.get("errors") or {}
+        for field_id, message in errors.items():
+            name = self._field_names.get(field_id)
+            where = f"{field_id} ({name})" if name and name != field_id else field_id
+            parts.append(f"{where}: {message}")
+        field = next(iter(errors), None)
+        return "; ".join(parts) or response.reason_phrase, field
+
+    def _remember_names(self, fields: list[dict[str, Any]], id_key: str) -> None:
+        for field in fields:
+            if field.get(id_key) and field.get("name"):
+                self._field_names[field[id_key]] = field["name"]
+
+    async def _offset_pages(
+        self, operation: str, path: str, keys: tuple[str, ...], page_size: int = 50
+    ) -> list[dict[str, Any]]:
+        """All items of a ``startAt``/``maxResults``/``total`` paged list."""
+        items: list[dict[str, Any]] = []
+        while True:
+            answer = await self._call(
+                operation,
+                "GET",
+                path,
+                params={"startAt": len(items), "maxResults": page_size},
+            )
+            body = answer.json()
+            page = next((body[key] for key in keys if key in body), [])
+            items.extend(page)
+            total = body.get("total")
+            if not page or (total is not None and len(items) >= total):
+                return items
+            if total is None and len(page) < page_size:
+                return items
+
+
+def _content_type(response: httpx.Response) -> str:
+    return response.headers.get("content-type", "").split(";")[0].strip()
+
+
+def _is_json(response: httpx.Response) -> bool:
+    kind = _content_type(response)
+    if kind != "application/json" and not kind.endswith("+json"):
+        return False
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in seconds: Jira sends a number, HTTP allows a date too."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
