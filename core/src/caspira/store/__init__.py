@@ -1,0 +1,48 @@
+"""The state store: the event inbox, record-issue links and the audit trail.
+
+Everything public is imported from here: ``from caspira.store import Store``.
+"""
+
+from caspira.store._errors import (
+    EventNotFound,
+    EventStateError,
+    LeaseLost,
+    StoreError,
+    StoreUnavailable,
+    UnstorableValue,
+)
+from caspira.store._models import (
+    AttemptOutcome,
+    AttemptRow,
+    AuditRecord,
+    AuditRow,
+    AuditTarget,
+    ClaimedEvent,
+    EventRow,
+    EventState,
+    Link,
+    LinkState,
+    LinkUpdate,
+)
+from caspira.store._store import Store
+
+__all__ = [
+    "AttemptOutcome",
+    "AttemptRow",
+    "AuditRecord",
+    "AuditRow",
+    "AuditTarget",
+    "ClaimedEvent",
+    "EventNotFound",
+    "EventRow",
+    "EventState",
+    "EventStateError",
+    "LeaseLost",
+    "Link",
+    "LinkState",
+    "LinkUpdate",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "UnstorableValue",
+]

@@ -1,0 +1,192 @@
+"""The store's tables: the inbox and its attempts, record-issue links, the audit trail.
+
+Every table carries ``tenant`` so one database can serve several tenants.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+__all__ = ["AuditEntry", "InboxAttempt", "InboxEvent", "IssueLink", "UTCDateTime"]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime; kept naive (but UTC) in SQLite, which has no zones."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; pass UTC time")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# SQLite only makes INTEGER PRIMARY KEY columns autoincrement.
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+_Json = JSON().with_variant(JSONB(), "postgresql")
+
+# Partial indexes keep claiming fast however many finished events pile up.
+_OPEN = text("state IN ('pending', 'in_progress')")
+
+
+def _when(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class InboxEvent(SQLModel, table=True):
+    """``caspira_events``: one unit of work, from intake until done or dead."""
+
+    __tablename__ = "caspira_events"
+    __table_args__ = (
+        UniqueConstraint("tenant", "delivery_id", name="uq_caspira_events_delivery"),
+        Index(
+            "ix_caspira_events_open_key",
+            "tenant",
+            "key",
+            "id",
+            postgresql_where=_OPEN,
+            sqlite_where=_OPEN,
+        ),
+        Index(
+            "ix_caspira_events_due",
+            "tenant",
+            "next_attempt_at",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        Index(
+            "ix_caspira_events_leased",
+            "tenant",
+            "lease_expires_at",
+            postgresql_where=text("state = 'in_progress'"),
+            sqlite_where=text("state = 'in_progress'"),
+        ),
+        Index("ix_caspira_events_state", "tenant", "state", "id"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True)
+    )
+    tenant: str
+    source: str
+    kind: str
+    flow: str | None = None
+    key: str
+    delivery_id: str
+    payload: dict[str, Any] = Field(sa_column=Column(_Json, nullable=False))
+    state: str
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = _when(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    discarded_at: datetime | None = _when(nullable=True)
+    received_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class InboxAttempt(SQLModel, table=True):
+    """``caspira_event_attempts``: one claim of an event and how it ended."""
+
+    __tablename__ = "caspira_event_attempts"
+    __table_args__ = (Index("ix_caspira_event_attempts_event", "event_id", "number"),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True)
+    )
+    event_id: int = Field(
+        sa_column=Column(
+            _BigId,
+            ForeignKey("caspira_events.id", ondelete="CASCADE"),
+            nullable=False,
+        )
+    )
+    number: int
+    worker: str
+    started_at: datetime = _when()
+    finished_at: datetime | None = _when(nullable=True)
+    outcome: str | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class IssueLink(SQLModel, table=True):
+    """``caspira_links``: which Jira issue a flow's record became."""
+
+    __tablename__ = "caspira_links"
+    __table_args__ = (
+        UniqueConstraint("tenant", "flow", "record_id", name="uq_caspira_links_record"),
+        Index("ix_caspira_links_issue", "tenant", "issue_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str
+    flow: str
+    record_id: str
+    issue_key: str | None = None
+    issue_id: str | None = None
+    state: str
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class AuditEntry(SQLModel, table=True):
+    """``caspira_audit``: what caspira did, to which record and issue, and why.
+
+    ``event_id`` has no foreign key so the trail outlives purged events.
+    """
+
+    __tablename__ = "caspira_audit"
+    __table_args__ = (
+        Index("ix_caspira_audit_record", "tenant", "flow", "record_id", "id"),
+        Index("ix_caspira_audit_tenant", "tenant", "id"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BigId, primary_key=True, autoincrement=True)
+    )
+    tenant: str
+    at: datetime = _when()
+    event_id: int | None = Field(default=None, sa_column=Column(_BigId))
+    flow: str | None = None
+    record_id: str | None = None
+    issue_key: str | None = None
+    action: str
+    target: str
+    detail: dict[str, Any] = Field(sa_column=Column(_Json, nullable=False))

@@ -1,0 +1,91 @@
+"""Which databases the store opens, and how it sets them up."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from caspira.store import Store, StoreError, StoreUnavailable
+from tests.store.sample import record_event
+
+
+def test_a_postgres_store_keeps_its_tables_in_the_schema_the_url_names(
+    postgres_url: str,
+) -> None:
+    with Store(postgres_url) as store:
+        store.migrate()
+
+    engine = create_engine(postgres_url)
+    with engine.connect() as connection:
+        schema = connection.scalar(text("SELECT current_schema()"))
+        tables = connection.scalars(
+            text(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() ORDER BY table_name"
+            )
+        ).all()
+    engine.dispose()
+
+    assert schema is not None
+    assert schema.startswith("caspira_test_")
+    assert tables == [
+        "caspira_audit",
+        "caspira_event_attempts",
+        "caspira_events",
+        "caspira_links",
+    ]
+
+
+def test_a_plain_postgresql_url_opens_with_psycopg(postgres_url: str) -> None:
+    plain = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+    with Store(plain) as store:
+        store.migrate()
+        stored = store.store_events([record_event("record-1", "delivery-1")])
+
+    assert len(stored) == 1
+
+
+def test_a_sqlite_store_writes_ahead_to_a_log(sqlite_url: str) -> None:
+    with Store(sqlite_url) as store:
+        store.migrate()
+
+    path = sqlite_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        [mode] = connection.execute("PRAGMA journal_mode").fetchone()
+
+    assert mode == "wal"
+
+
+def test_an_unsupported_database_is_refused_without_its_password() -> None:
+    with pytest.raises(StoreError, match="database 'mysql'") as refused:
+        Store("mysql://caspira:hunter2@127.0.0.1/caspira")
+
+    assert "hunter2" not in str(refused.value)
+
+
+def test_a_url_that_cannot_be_read_is_refused() -> None:
+    with pytest.raises(StoreError, match="store URL cannot be read"):
+        Store("caspira.db")
+
+
+def test_an_in_memory_sqlite_database_is_refused() -> None:
+    with pytest.raises(StoreError, match="in-memory SQLite"):
+        Store("sqlite://")
+
+
+def test_a_database_that_does_not_answer_raises_store_unavailable() -> None:
+    # A port that was free a moment ago: nothing listens there.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg://caspira:hunter2@127.0.0.1:{port}/caspira"
+
+    with Store(url) as store, pytest.raises(StoreUnavailable) as unavailable:
+        store.migrate()
+
+    assert f"127.0.0.1:{port}" in str(unavailable.value)
+    assert "hunter2" not in str(unavailable.value)
