@@ -38,7 +38,7 @@ def postgres_available() -> bool:
             return True
     except psycopg.OperationalError as exc:
         if os.environ.get("CASPIRA_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required but unreachable at {POSTGRES_URL}: {exc}")
+            pytest.fail(f"PostgreSQL is required, unreachable at {POSTGRES_URL}: {exc}")
         return False
 
 
@@ -47,8 +47,8 @@ def postgres_url(postgres_available: bool) -> Iterator[str]:
     """A database URL whose search_path is a fresh schema, dropped after the test."""
     if not postgres_available:
         pytest.skip(
-            f"no PostgreSQL at {POSTGRES_URL}; start one (pg_ctlcluster ... main start) "
-            "or set CASPIRA_TEST_POSTGRES_URL to a reachable server"
+            f"no PostgreSQL at {POSTGRES_URL}; start one (pg_ctlcluster ... main "
+            "start) or set CASPIRA_TEST_POSTGRES_URL to a reachable server"
         )
     import psycopg
 

@@ -11,9 +11,9 @@ import json
 import anyio
 import httpx
 import pytest
+
 from caspira.demo import Stack, _demo_records
 from caspira.pipeline import idempotency_key
-
 from tests.conftest import CASES
 
 pytestmark = pytest.mark.anyio
