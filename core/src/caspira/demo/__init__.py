@@ -306,7 +306,8 @@ class Stack:
     and its daemon, with the Caspio table and outgoing webhook set up through the API.
 
     Use ``async with Stack(database_url) as stack``; the test suite uses it too.
-    ``flow_settings`` overrides keys of the demo flow (``{"fields": {...}}`` and so on).
+    ``flow_settings`` overrides keys of the demo flow (``{"fields": {...}}``, ...);
+    ``settings`` overrides keys of other sections (``{"worker": {...}}``).
     """
 
     def __init__(
@@ -315,11 +316,13 @@ class Stack:
         *,
         workdir: Path | None = None,
         flow_settings: dict[str, Any] | None = None,
+        settings: dict[str, dict[str, Any]] | None = None,
         plugins: tuple[Any, ...] = (),
     ):
         self.database_url = database_url
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="caspira-demo-"))
         self.flow_settings = flow_settings or {}
+        self.settings = settings or {}
         self.extra_plugins = plugins
         self.ports = [free_port() for _ in range(4)]
         self.endpoints = Endpoints(*(f"http://127.0.0.1:{p}" for p in self.ports))
@@ -380,8 +383,9 @@ class Stack:
         self.config_path = self.workdir / "caspira.toml"
         self.config_path.write_text(config_text, encoding="utf-8")
         self.raw_config = tomllib.loads(config_text)
-        flow = self.raw_config["flows"][FLOW]
-        flow.update(self.flow_settings)
+        self.raw_config["flows"][FLOW].update(self.flow_settings)
+        for section, values in self.settings.items():
+            self.raw_config.setdefault(section, {}).update(values)
         config = parse_config(self.raw_config, path=str(self.config_path))
 
         self.engine = await exit_stack.enter_async_context(
