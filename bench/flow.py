@@ -9,6 +9,7 @@ import tempfile
 import time
 
 import anyio
+
 from caspira.demo import Stack, _demo_records
 
 TARGET_PER_SECOND = 15.0

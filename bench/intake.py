@@ -1,9 +1,10 @@
-"""How many Caspio deliveries per second the daemon stores (parsed, committed, answered)."""
+"""How many Caspio deliveries per second the daemon parses, commits and answers."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -12,12 +13,17 @@ from pathlib import Path
 
 import anyio
 import httpx
+
 from caspira.config import parse_config
 from caspira.daemon import free_port, serve
 from caspira.engine import Engine
 
 TARGET_PER_SECOND = 200.0
-CASE = Path(__file__).resolve().parents[2] / "shared/cases/caspio-webhook-insert.json"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CASE = (
+    Path(os.environ.get("CASPIRA_SHARED_DIR", SHARED))
+    / "cases/caspio-webhook-insert.json"
+)
 
 CONFIG = {
     "caspio": {
@@ -25,7 +31,11 @@ CONFIG = {
         "client_id_env": "ID",
         "client_secret_env": "SECRET",
     },
-    "jira": {"site": "http://127.0.0.1:9", "email": "b@example.com", "api_token_env": "T"},
+    "jira": {
+        "site": "http://127.0.0.1:9",
+        "email": "b@example.com",
+        "api_token_env": "T",
+    },
     "flows": {
         "bugs": {
             "table": "BugReports",
@@ -47,7 +57,11 @@ async def measure(count: int, database: str) -> float:
         async with anyio.create_task_group() as group:
             await group.start(
                 lambda task_status: serve(
-                    engine, port=port, with_worker=False, stop=stop, task_status=task_status
+                    engine,
+                    port=port,
+                    with_worker=False,
+                    stop=stop,
+                    task_status=task_status,
                 )
             )
             url = f"http://127.0.0.1:{port}/hooks/caspio/bugs"

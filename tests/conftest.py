@@ -16,7 +16,10 @@ from urllib.parse import quote
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# The shared example inputs and API descriptions sit beside the checkout.
+SHARED = Path(
+    os.environ.get("CASPIRA_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared")
+)
 CASES = SHARED / "cases"
 SPECS = SHARED / "specs"
 
@@ -27,6 +30,14 @@ POSTGRES_URL = os.environ.get(
 
 def _postgres_admin_conninfo() -> str:
     return POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not (CASES.is_dir() and SPECS.is_dir()):
+        raise pytest.UsageError(
+            f"the shared example inputs are not at {SHARED}: check out the project "
+            "beside its shared/ folder, or set CASPIRA_SHARED_DIR to that folder"
+        )
 
 
 @pytest.fixture(scope="session")

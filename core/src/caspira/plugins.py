@@ -114,6 +114,9 @@ def discover() -> tuple[list[Discovered], list[PluginFailure]]:
             )
         )
 
+    # stevedore remembers a group's entry points for the life of the process; look
+    # again so that plugins installed since (or a changed sys.path) are seen.
+    ExtensionManager.ENTRY_POINT_CACHE.pop(ENTRY_POINT_GROUP, None)
     manager = ExtensionManager(
         namespace=ENTRY_POINT_GROUP,
         invoke_on_load=False,
