@@ -22,10 +22,14 @@ from caspira_hookspecs._errors import (
     WebhookRejected,
 )
 from caspira_hookspecs._models import (
+    BackRule,
+    CommentSync,
     CreatedIssue,
+    FieldChange,
     FieldRule,
     Flow,
     InboundEvent,
+    IssueChange,
     IssueComment,
     IssueDraft,
     IssueRef,
@@ -40,11 +44,11 @@ from caspira_hookspecs._models import (
     WebhookRoute,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: The hook contract's version. The minor part grows when hooks or optional model
 #: fields are added; the major part when anything a plugin relies on changes.
-HOOKSPEC_VERSION = "1.0"
+HOOKSPEC_VERSION = "1.1"
 
 #: The entry-point group connectors and other plugins register themselves in.
 ENTRY_POINT_GROUP = "caspira.plugins"
@@ -81,12 +85,16 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "HOOKSPEC_VERSION",
     "PROJECT_NAME",
+    "BackRule",
     "CaspiraError",
+    "CommentSync",
     "ConfigError",
     "CreatedIssue",
+    "FieldChange",
     "FieldRule",
     "Flow",
     "InboundEvent",
+    "IssueChange",
     "IssueComment",
     "IssueDraft",
     "IssueRef",

@@ -12,10 +12,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "BackRule",
+    "CommentSync",
     "CreatedIssue",
+    "FieldChange",
     "FieldRule",
     "Flow",
     "InboundEvent",
+    "IssueChange",
     "IssueComment",
     "IssueDraft",
     "IssueRef",
@@ -62,13 +66,56 @@ class FieldRule(_Frozen):
         return self
 
 
+class BackRule(_Frozen):
+    """How a change made in Jira is written back to a Caspio field.
+
+    ``values`` maps Jira values to Caspio values; without it, the inverse of the
+    forward rule's ``values`` for the same Caspio field is used, and a value with
+    no mapping is logged and skipped. For user fields, ``user_as`` chooses what is
+    written: the display name, the account id, or (Server) the user name.
+    """
+
+    to: str
+    values: dict[str, Any] | None = None
+    user_as: Literal["display_name", "account_id", "name"] = "display_name"
+
+
+class CommentSync(_Frozen):
+    """Where comments live on the Caspio side.
+
+    Either ``table``, a Caspio table with one row per comment whose
+    ``record_field`` holds the commented record's ``PK_ID`` (new rows there become
+    Jira comments too), or ``field``, a text field of the record that Jira comments
+    are appended to.
+    """
+
+    table: str | None = None
+    record_field: str = "RecordID"
+    body_field: str = "Body"
+    author_field: str | None = "Author"
+    field: str | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> CommentSync:
+        if (self.table is None) == (self.field is None):
+            raise ValueError("give exactly one of 'table' or 'field'")
+        return self
+
+
 class Flow(_Frozen):
-    """One configured path from a Caspio table to a Jira project.
+    """One configured path from a Caspio table to a Jira project, and back.
 
     ``fields`` is keyed by the Jira field: a system field id (``summary``,
     ``description``, ``priority``, ``components``, ``labels``, ``duedate``,
     ``assignee``) or a custom field's id (``customfield_10042``) or display name
     (``"Customer Impact"``).
+
+    The way back: ``status_map`` maps Jira status names to values of the Caspio
+    ``status_field`` (and, inverted, a Caspio status change to the Jira status a
+    transition should reach; ``transition_fields`` gives the fields a transition's
+    screen requires, by target status). ``from_jira`` maps other Jira fields
+    (``priority``, ``assignee``, custom fields) to Caspio fields. When both sides
+    changed a field since it was last synced, ``conflict_policy`` decides.
     """
 
     name: str
@@ -83,6 +130,10 @@ class Flow(_Frozen):
     notify: bool = True
     status_field: str | None = None
     status_map: dict[str, str] = Field(default_factory=dict)
+    transition_fields: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    from_jira: dict[str, BackRule] = Field(default_factory=dict)
+    conflict_policy: Literal["caspio_wins", "jira_wins", "latest"] = "latest"
+    comments: CommentSync | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -160,6 +211,37 @@ class CreatedIssue(_Frozen):
     adopted: bool = False
 
 
+class FieldChange(_Frozen):
+    """One item of a Jira changelog: ``field_id`` (``status``, ``priority``,
+    ``assignee``, ``customfield_10042``), the display ``field`` name, and the old and
+    new values as ids (``from_id``/``to_id``) and as text (``from_text``/``to_text``).
+    """
+
+    field_id: str
+    field: str | None = None
+    from_id: str | None = None
+    from_text: str | None = None
+    to_id: str | None = None
+    to_text: str | None = None
+
+
+class IssueChange(_Frozen):
+    """A Jira issue was created, updated or deleted (a webhook delivery).
+
+    ``changes`` is the changelog; ``actor`` the account that made the change, so the
+    engine can recognise its own changes coming back; ``occurred_at`` Jira's
+    ``timestamp``, used to drop stale and out-of-order deliveries.
+    """
+
+    issue: IssueRef
+    event: Literal["created", "updated", "deleted"]
+    project: str | None = None
+    changes: tuple[FieldChange, ...] = ()
+    actor: User | None = None
+    occurred_at: datetime | None = None
+    delivery_id: str | None = None
+
+
 class IssueTransition(_Frozen):
     """A Jira issue changed status."""
 
@@ -171,8 +253,13 @@ class IssueTransition(_Frozen):
 
 
 class IssueComment(_Frozen):
-    """A comment on a Jira issue or a Caspio record, as plain text."""
+    """A comment on a Jira issue (``source="jira"``) or a Caspio record
+    (``source="caspio"``), as plain text. ``comment_id`` is the id on its own side:
+    Jira's comment id, or the ``PK_ID`` of the row in the Caspio comments table.
+    """
 
+    source: Literal["jira", "caspio"] = "jira"
+    event: Literal["created", "updated", "deleted"] = "created"
     issue: IssueRef | None = None
     record_id: str | None = None
     comment_id: str
@@ -198,9 +285,14 @@ class InboundEvent(_Frozen):
     """One unit of work a webhook delivery asks for, as the core stores it.
 
     ``key`` orders events: events with the same key are applied one at a time, in
-    the order they were received. ``delivery_id`` makes a repeated delivery a no-op.
-    ``kind`` chooses the pipeline (``record_changed``); ``payload`` is that kind's
-    model dumped to JSON-able values.
+    the order they were received. A Caspio record's events use ``"<flow>:<PK_ID>"``;
+    a Jira issue's use ``"issue:<KEY>"``, which the engine replaces with the linked
+    record's key when it stores them, so both sides of one record stay in order.
+    ``delivery_id`` makes a repeated delivery a no-op. ``kind`` chooses the pipeline
+    and says what ``payload`` is, dumped to JSON-able values: ``record_changed``
+    (a :class:`RecordChange`), ``issue_changed`` (an :class:`IssueChange`) or
+    ``comment_changed`` (an :class:`IssueComment`). Jira deliveries leave ``flow``
+    ``None``; the engine finds it through the issue's link.
     """
 
     source: str

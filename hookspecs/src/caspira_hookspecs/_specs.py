@@ -55,6 +55,7 @@ __all__ = [
     "redact_issue",
     "resolve_user",
     "route_record",
+    "transition_issue",
     "update_issue",
     "webhook_routes",
     "write_record",
@@ -182,22 +183,67 @@ def write_record(
 # --- From a Jira issue back to Caspio ---------------------------------------------
 
 
+@_hookspec(firstresult=True)
+def acting_user(flow: Flow) -> User | None:
+    """The account caspira acts as on the issue side.
+
+    **First answer** wins; the Jira connector answers its own account. Changes made
+    by this account are caspira's own coming back, and are dropped as echoes.
+    """
+
+
 @_hookspec
 def on_issue_transitioned(
     transition: IssueTransition, flow: Flow, record_id: str | None
 ) -> None:
-    """A linked issue changed status in Jira.
+    """A linked issue changed status in Jira; the record already shows it.
 
-    Called **each**, with the record the issue is linked to (``None`` when it is not
-    linked). The Caspio connector writes the mapped status to the record.
+    Called **each**, after the engine wrote the status mapped by ``flow.status_map``
+    to the record through ``write_record``, with the linked record's id.
+    """
+
+
+@_hookspec(firstresult=True)
+def add_record_comment(comment: IssueComment, flow: Flow, record_id: str) -> str | None:
+    """Copy a Jira comment to the record's side; answer the new comment's id there.
+
+    **First answer** wins; the Caspio connector adds a row to the flow's comments
+    table (and answers its ``PK_ID``) or appends to its comments field (and answers
+    ``comment.comment_id``). Called once per Jira comment.
     """
 
 
 @_hookspec
 def on_comment_added(comment: IssueComment, flow: Flow) -> None:
-    """A comment was added on one side; connectors copy it to the other.
+    """A comment was copied from one side to the other.
 
-    Called **each**.
+    Called **each**, after the copy was made.
+    """
+
+
+# --- From Caspio changes to Jira actions ---------------------------------------------
+
+
+@_hookspec(firstresult=True)
+def transition_issue(
+    issue: IssueRef, status: str, flow: Flow, fields: dict[str, Any]
+) -> str | None:
+    """Move an issue to the status named ``status``; answer the status reached.
+
+    **First answer** wins. The Jira connector finds the transition leading there
+    (``GET .../transitions``) and sends ``fields`` (from
+    ``flow.transition_fields``) with it. Raise
+    :class:`~caspira_hookspecs.MappingError` when no transition leads there or the
+    transition needs a field ``fields`` does not give.
+    """
+
+
+@_hookspec(firstresult=True)
+def add_issue_comment(issue: IssueRef, comment: IssueComment, flow: Flow) -> str | None:
+    """Copy a comment made on the record's side to the issue; answer Jira's id.
+
+    **First answer** wins; the Jira connector posts it as Atlassian Document Format
+    (Cloud) or wiki markup (Server). Called once per comment.
     """
 
 
