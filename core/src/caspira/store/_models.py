@@ -17,8 +17,11 @@ __all__ = [
     "AuditRow",
     "AuditTarget",
     "ClaimedEvent",
+    "CommentLink",
     "EventRow",
     "EventState",
+    "FieldSync",
+    "FieldSyncUpdate",
     "Link",
     "LinkState",
     "LinkUpdate",
@@ -153,3 +156,42 @@ class AuditRow(_Frozen):
     action: str
     target: AuditTarget
     detail: dict[str, Any]
+
+
+class FieldSync(_Frozen):
+    """What is known of one synced field of one record (see ``caspira_field_sync``)."""
+
+    field: str
+    value: str | None
+    caspio_at: datetime | None
+    jira_at: datetime | None
+    written_caspio: str | None
+    written_jira: str | None
+
+
+class FieldSyncUpdate(_Frozen):
+    """A change to a field's sync state, written when its event completes.
+
+    Times only move forward (the newer of stored and given is kept); a ``None``
+    ``written_*`` keeps what is stored.
+    """
+
+    flow: str
+    record_id: str
+    field: str
+    value: str | None
+    caspio_at: datetime | None = None
+    jira_at: datetime | None = None
+    written_caspio: str | None = None
+    written_jira: str | None = None
+
+
+class CommentLink(_Frozen):
+    """A comment and its copy: ``origin`` says which side it was written on first."""
+
+    flow: str
+    record_id: str
+    issue_key: str
+    jira_comment_id: str
+    caspio_comment_id: str
+    origin: Literal["jira", "caspio"]

@@ -25,7 +25,15 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-__all__ = ["AuditEntry", "InboxAttempt", "InboxEvent", "IssueLink", "UTCDateTime"]
+__all__ = [
+    "AuditEntry",
+    "CommentLinkRow",
+    "FieldSyncRow",
+    "InboxAttempt",
+    "InboxEvent",
+    "IssueLink",
+    "UTCDateTime",
+]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -190,3 +198,56 @@ class AuditEntry(SQLModel, table=True):
     action: str
     target: str
     detail: dict[str, Any] = Field(sa_column=Column(_Json, nullable=False))
+
+
+class FieldSyncRow(SQLModel, table=True):
+    """``caspira_field_sync``: per record and synced field, what each side last said.
+
+    ``value`` is the value both sides were last brought to (in Caspio's terms);
+    ``caspio_at``/``jira_at`` the time of the newest change applied from each side;
+    ``written_caspio``/``written_jira`` what caspira itself last wrote there, so the
+    change coming back is recognised as an echo.
+    """
+
+    __tablename__ = "caspira_field_sync"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant", "flow", "record_id", "field", name="uq_caspira_field_sync"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str
+    flow: str
+    record_id: str
+    field: str
+    value: str | None = Field(default=None, sa_column=Column(Text))
+    caspio_at: datetime | None = _when(nullable=True)
+    jira_at: datetime | None = _when(nullable=True)
+    written_caspio: str | None = Field(default=None, sa_column=Column(Text))
+    written_jira: str | None = Field(default=None, sa_column=Column(Text))
+    updated_at: datetime = _when()
+
+
+class CommentLinkRow(SQLModel, table=True):
+    """``caspira_comment_links``: a comment and its copy on the other side."""
+
+    __tablename__ = "caspira_comment_links"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant", "flow", "jira_comment_id", name="uq_caspira_comment_jira"
+        ),
+        UniqueConstraint(
+            "tenant", "flow", "caspio_comment_id", name="uq_caspira_comment_caspio"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str
+    flow: str
+    record_id: str
+    issue_key: str
+    jira_comment_id: str
+    caspio_comment_id: str
+    origin: str
+    created_at: datetime = _when()

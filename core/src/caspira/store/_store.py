@@ -35,12 +35,21 @@ from caspira.store._models import (
     AuditRecord,
     AuditRow,
     ClaimedEvent,
+    CommentLink,
     EventRow,
     EventState,
+    FieldSync,
+    FieldSyncUpdate,
     Link,
     LinkUpdate,
 )
 from caspira.store._schema import AuditEntry, InboxAttempt, InboxEvent, IssueLink
+from caspira.store._sync import (
+    find_comment_link,
+    read_field_sync,
+    write_comment_links,
+    write_field_sync,
+)
 from caspira_hookspecs import InboundEvent
 
 __all__ = ["Store"]
@@ -196,8 +205,11 @@ class Store:
         *,
         links: Sequence[LinkUpdate] = (),
         audit: Sequence[AuditRecord] = (),
+        field_sync: Sequence[FieldSyncUpdate] = (),
+        comment_links: Sequence[CommentLink] = (),
     ) -> None:
-        """Mark the event done and write its links and audit rows, all or nothing.
+        """Mark the event done and write its links, sync state and audit rows, all
+        or nothing.
 
         Raises :class:`LeaseLost` when another worker has taken the event meanwhile.
         """
@@ -208,6 +220,8 @@ class Store:
             # One order for every writer, so two transactions never deadlock on links.
             for link in sorted(links, key=lambda link: (link.flow, link.record_id)):
                 self._upsert_link(session, link, now)
+            write_field_sync(session, self.tenant, field_sync, now)
+            write_comment_links(session, self.tenant, comment_links, now)
             self._write_audit(session, audit, event_id, now)
 
     def fail(
@@ -314,6 +328,32 @@ class Store:
                 .order_by(col(IssueLink.updated_at).desc())
             ).first()
             return _link(row) if row is not None else None
+
+    def field_sync(self, flow: str, record_id: str) -> dict[str, FieldSync]:
+        """The sync state of each synced field of a record, by field."""
+        with self._reading() as session:
+            return read_field_sync(session, self.tenant, flow, record_id)
+
+    def comment_link(
+        self,
+        flow: str,
+        *,
+        jira_comment_id: str | None = None,
+        caspio_comment_id: str | None = None,
+    ) -> CommentLink | None:
+        """The link of a comment already synced, found by either side's id."""
+        if (jira_comment_id is None) == (caspio_comment_id is None):
+            raise StoreError(
+                "comment_link needs exactly one of jira_comment_id or caspio_comment_id"
+            )
+        with self._reading() as session:
+            return find_comment_link(
+                session,
+                self.tenant,
+                flow,
+                jira_comment_id=jira_comment_id,
+                caspio_comment_id=caspio_comment_id,
+            )
 
     def begin_create(self, flow: str, record_id: str, idempotency_key: str) -> Link:
         """Commit the intent to create the record's issue before Jira is called.
