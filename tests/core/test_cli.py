@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -168,3 +169,34 @@ def test_serve_stores_a_delivery_before_answering_and_stops_on_sigterm(tmp_path)
     assert event["payload"]["record_id"] == "123"
     assert event["payload"]["values"]["ReporterEmail"] == "<redacted: 26 characters>"
     assert "dana" not in shown.output and "Whitfield" not in shown.output
+
+
+def test_validate_reports_every_unset_secret_at_once(config_file):
+    result = CliRunner().invoke(
+        main, ["validate", "-c", str(config_file)], env={name: "" for name in ENV}
+    )
+    assert result.exit_code == 2
+    for key in (
+        "flows.bugs.webhook_secret_env",
+        "caspio.client_id_env",
+        "caspio.client_secret_env",
+        "jira.api_token_env",
+    ):
+        assert f"  {key}: environment variable" in result.output
+    assert "no plugin can create issues" not in result.output
+
+
+def test_a_port_in_use_is_one_clear_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [str(CASPIRA), "emulate", "slack", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 1
+    assert f"could not serve: nothing listens on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -126,3 +126,11 @@ def test_an_unset_secret_variable_is_named_with_its_key():
         check_secrets(settings, section="jira", secrets={"JIRA_TOKEN_FOR_TEST": "t"})
         == []
     )
+
+
+def test_a_malformed_template_is_refused_at_load_time(tmp_path):
+    text = GOOD.replace(
+        'summary = { from = "Title" }', 'summary = { template = "{Title" }'
+    )
+    problems = problems_of(tmp_path, text)
+    assert "the template is malformed" in problems["flows.bugs.fields.summary"]

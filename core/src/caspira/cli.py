@@ -53,13 +53,15 @@ def _fail_config(exc: ConfigError) -> None:
     sys.exit(2)
 
 
-def _engine(config: CaspiraConfig) -> Any:
+def _engine(config: CaspiraConfig, *, receives_webhooks: bool = True) -> Any:
     from caspira.engine import Engine
 
     try:
-        return Engine(config)
+        return Engine(config, receives_webhooks=receives_webhooks)
     except ConfigError as exc:
         _fail_config(exc)
+    except CaspiraError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group(
@@ -131,7 +133,25 @@ def serve(
         async with engine:
             await run_daemon(engine, host=host, port=port, with_worker=not no_worker)
 
-    anyio.run(run)
+    _run_server(run)
+
+
+def _run_server(run: Any) -> None:
+    """Run a serving coroutine; a port in use is one line, not a traceback."""
+    try:
+        anyio.run(run)
+    except* OSError as failures:
+        for exc in _leaves(failures):
+            click.secho(f"could not serve: {exc}", fg="red", err=True)
+        sys.exit(1)
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    """The exceptions inside nested task-group errors."""
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
 
 
 @main.command()
@@ -145,7 +165,7 @@ def worker(config_path: Path) -> None:
     from caspira.daemon import _stop_on_signal
     from caspira.worker import Worker
 
-    engine = _engine(_load(config_path))
+    engine = _engine(_load(config_path), receives_webhooks=False)
 
     async def run() -> None:
         stop = anyio.Event()
@@ -243,7 +263,7 @@ def emulate(service: str, host: str, port: int, options: tuple[str, ...]) -> Non
             await _stop_on_signal(stop)
             server.stop()
 
-    anyio.run(run)
+    _run_server(run)
 
 
 def _emulator_factory(service: str) -> Any:
@@ -285,7 +305,7 @@ def demo(records: int, timeout: float, database: str | None) -> None:
     try:
         ok = anyio.run(run_demo, records, timeout, database)
     except* CaspiraError as failures:
-        for exc in failures.exceptions:
+        for exc in _leaves(failures):
             click.secho(f"demo failed: {exc}", fg="red", err=True)
     sys.exit(0 if ok else 1)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from caspira.store import EventNotFound, EventRow, EventStateError, Store
+from caspira.store import EventNotFound, EventRow, EventStateError, Store, StoreError
 
 __all__ = ["events"]
 
@@ -18,7 +18,17 @@ _AGE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 #: Payload keys shown as they are; every other value is personal data until proven not.
-_VISIBLE = {"flow", "table", "record_id", "operation", "occurred_at", "delivery_id"}
+_VISIBLE = {
+    "flow",
+    "table",
+    "record_id",
+    "operation",
+    "occurred_at",
+    "delivery_id",
+    "source",
+    "event",
+    "comment_id",
+}
 
 
 def _age(_ctx: Any, _param: Any, value: str | None) -> timedelta | None:
@@ -34,8 +44,11 @@ def _store(config_path: Path) -> Store:
     from caspira.cli import _load
 
     config = _load(config_path)
-    store = Store(config.store.url, tenant=config.tenant)
-    store.migrate()
+    try:
+        store = Store(config.store.url, tenant=config.tenant)
+        store.migrate()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
     return store
 
 
@@ -80,9 +93,10 @@ def list_events(
         return
     click.echo(f"{'id':>6}  {'state':<11} {'tries':>5}  {'flow':<10} {'key':<24} error")
     for row in rows:
-        error = (row.last_error or "")[:60]
+        state = "discarded" if row.discarded_at else row.state
+        error = "" if row.state == "done" else (row.last_error or "")[:60]
         click.echo(
-            f"{row.id:>6}  {row.state:<11} {row.attempts:>5}  {row.flow or '-':<10} "
+            f"{row.id:>6}  {state:<11} {row.attempts:>5}  {row.flow or '-':<10} "
             f"{row.key:<24} {error}"
         )
 
@@ -105,7 +119,7 @@ def _redacted(row: EventRow) -> dict[str, Any]:
     }
     return {
         "id": row.id,
-        "state": row.state,
+        "state": "discarded" if row.discarded_at else row.state,
         "flow": row.flow,
         "key": row.key,
         "delivery_id": row.delivery_id,

@@ -133,12 +133,25 @@ class AppServer:
     async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve until ``stop``; reports ready through ``task_status`` once bound."""
         async with anyio.create_task_group() as group:
-            group.start_soon(self._server.serve)
+            group.start_soon(self._serve)
             while not self._server.started:
                 if self._server.should_exit:
-                    raise OSError(f"could not serve on {self.host}:{self.port}")
+                    raise self._unbound()
                 await anyio.sleep(0.01)
             task_status.started(self)
+
+    async def _serve(self) -> None:
+        try:
+            await self._server.serve()
+        except SystemExit:
+            # uvicorn exits the process when it cannot bind; a caller may recover.
+            raise self._unbound() from None
+
+    def _unbound(self) -> OSError:
+        return OSError(
+            f"nothing listens on {self.host}:{self.port}: the port is taken or the "
+            "address is not this machine's; choose another with --port / daemon.port"
+        )
 
     def stop(self) -> None:
         self._server.should_exit = True

@@ -34,19 +34,26 @@ class Engine:
         transports: Mapping[str, Any] | None = None,
         plugins: Iterable[Any] = (),
         use_entry_points: bool = True,
+        receives_webhooks: bool = True,
     ):
         self.config = config
         self.secrets: Mapping[str, str] = secrets if secrets is not None else os.environ
-        problems = check_flow_secrets(config.flows, self.secrets)
+        # A process that only works the inbox never checks a webhook's secret.
+        problems = (
+            check_flow_secrets(config.flows, self.secrets) if receives_webhooks else []
+        )
+        try:
+            self.plugins: PluginSet = load_plugins(
+                config,
+                secrets=self.secrets,
+                transports=transports,
+                extra=plugins,
+                use_entry_points=use_entry_points,
+            )
+        except ConfigError as exc:
+            raise ConfigError(config.path, [*problems, *exc.problems]) from None
         if problems:
             raise ConfigError(config.path, problems)
-        self.plugins: PluginSet = load_plugins(
-            config,
-            secrets=self.secrets,
-            transports=transports,
-            extra=plugins,
-            use_entry_points=use_entry_points,
-        )
         self.secret_filter = SecretFilter(self._secret_values())
         self.store = Store(
             config.store.url,

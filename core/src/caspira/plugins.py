@@ -206,8 +206,16 @@ def load_plugins(
             )
         )
 
+    broken = {failure.name: failure.error for failure in failures}
     for section in config.sections:
-        if section not in claimed:
+        if section in broken:
+            problems.append(
+                (
+                    f"[{section}]",
+                    f"the plugin {section!r} failed to load: {broken[section]}",
+                )
+            )
+        elif section not in claimed:
             installed = ", ".join(sorted(claimed)) or "none"
             problems.append(
                 (
@@ -216,7 +224,7 @@ def load_plugins(
                     "install the plugin that reads this section or remove it",
                 )
             )
-    if config.flows and not pm.hook.create_issue.get_hookimpls():
+    if config.flows and not problems and not pm.hook.create_issue.get_hookimpls():
         problems.append(
             (
                 "flows",

@@ -6,6 +6,7 @@ copy (``model.model_copy(update={...})``) instead of mutating what other plugins
 
 from __future__ import annotations
 
+import string
 from datetime import datetime
 from typing import Any, Literal
 
@@ -63,6 +64,16 @@ class FieldRule(_Frozen):
             raise ValueError(
                 "give exactly one of 'from' (a Caspio field) or 'template'"
             )
+        if self.template is not None:
+            try:
+                names = [n for _, n, _, _ in string.Formatter().parse(self.template)]
+            except ValueError as exc:
+                raise ValueError(
+                    f"the template is malformed ({exc}); write record fields as "
+                    "{Field} and a literal brace as {{ or }}"
+                ) from None
+            if any(name is not None and not name.strip() for name in names):
+                raise ValueError("the template has an empty {}; name a record field")
         return self
 
 
