@@ -20,7 +20,10 @@ from caspira.plugins import PluginSet, load_plugins
 from caspira.store import Store
 from caspira_hookspecs import ConfigError, InboundEvent, WebhookRoute
 
-__all__ = ["Engine"]
+__all__ = ["ISSUE_KEY_PREFIX", "Engine"]
+
+#: The key prefix of events about a Jira issue, before they are tied to a record.
+ISSUE_KEY_PREFIX = "issue:"
 
 
 class Engine:
@@ -90,5 +93,21 @@ class Engine:
         return routes
 
     async def intake(self, events: list[InboundEvent]) -> list[int]:
-        """Store events durably; answer the ids of those not stored before."""
-        return await anyio.to_thread.run_sync(self.store.store_events, events)
+        """Store events durably; answer the ids of those not stored before.
+
+        An issue's events take the key and flow of the record it is linked to, so
+        both sides' changes to one record are applied one at a time, in order.
+        """
+        return await anyio.to_thread.run_sync(
+            lambda: self.store.store_events([self._keyed(e) for e in events])
+        )
+
+    def _keyed(self, event: InboundEvent) -> InboundEvent:
+        if not event.key.startswith(ISSUE_KEY_PREFIX):
+            return event
+        link = self.store.link_by_issue(event.key.removeprefix(ISSUE_KEY_PREFIX))
+        if link is None or link.flow not in self.config.flows:
+            return event
+        return event.model_copy(
+            update={"key": f"{link.flow}:{link.record_id}", "flow": link.flow}
+        )

@@ -10,13 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
+from caspira.backsync import BackSync
+from caspira.conflicts import as_text, decide
 from caspira.hookcall import call_chain, call_each, call_first
-from caspira.store import AuditRecord, ClaimedEvent, LinkUpdate
+from caspira.outcome import Outcome, conflict_audit
+from caspira.store import (
+    AuditRecord,
+    ClaimedEvent,
+    FieldSync,
+    FieldSyncUpdate,
+    LinkUpdate,
+)
 from caspira_hookspecs import (
     CreatedIssue,
     Flow,
@@ -33,18 +41,9 @@ from caspira_hookspecs import (
 if TYPE_CHECKING:
     from caspira.engine import Engine
 
-__all__ = ["Outcome", "Pipeline", "idempotency_key"]
+__all__ = ["Pipeline", "fingerprint", "idempotency_key", "jira_status_for"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Outcome:
-    """What an event led to, committed by the worker in one transaction."""
-
-    links: list[LinkUpdate] = field(default_factory=list)
-    audit: list[AuditRecord] = field(default_factory=list)
-    notifications: list[Notification] = field(default_factory=list)
 
 
 def idempotency_key(tenant: str, flow: str, record_id: str) -> str:
@@ -66,10 +65,15 @@ class Pipeline:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.hook = engine.plugins.pm.hook
+        self.back = BackSync(engine)
 
     async def process(self, event: ClaimedEvent) -> Outcome:
         if event.kind == "record_changed":
             return await self._record_changed(event)
+        if event.kind == "issue_changed":
+            return await self.back.issue_changed(event)
+        if event.kind == "comment_changed":
+            return await self.back.comment_changed(event)
         raise MappingError(
             str(event.id),
             "kind",
@@ -126,12 +130,16 @@ class Pipeline:
             self.hook.redact_issue, "draft", draft, change=change, flow=flow
         )
         draft = await self._assign(draft, flow)
-        digest = fingerprint(draft)
 
         store = self.engine.store
         link = await anyio.to_thread.run_sync(
             store.get_link, flow.name, change.record_id
         )
+        states = await anyio.to_thread.run_sync(
+            store.field_sync, flow.name, change.record_id
+        )
+        draft = self._settle_synced_fields(change, flow, draft, states, outcome)
+        digest = fingerprint(draft)
 
         if link is not None and link.state == "linked" and link.issue_key:
             issue = IssueRef(key=link.issue_key, id=link.issue_id or "", url=None)
@@ -181,7 +189,127 @@ class Pipeline:
             flow=flow,
             created=created,
         )
+        await self._sync_status(change, flow, issue, states, outcome, created)
         return outcome
+
+    def _settle_synced_fields(
+        self,
+        change: RecordChange,
+        flow: Flow,
+        draft: IssueDraft,
+        states: dict[str, FieldSync],
+        outcome: Outcome,
+    ) -> IssueDraft:
+        """Record Caspio's side of two-way fields; leave out those that lose."""
+        dropped = []
+        for jira_field, rule in flow.from_jira.items():
+            if rule.to not in change.values:
+                continue
+            value = as_text(change.values[rule.to])
+            decision = decide(
+                side="caspio",
+                value=value,
+                at=change.occurred_at,
+                state=states.get(jira_field),
+                policy=flow.conflict_policy,
+            )
+            if decision.applies:
+                outcome.field_sync.append(
+                    FieldSyncUpdate(
+                        flow=flow.name,
+                        record_id=change.record_id,
+                        field=jira_field,
+                        value=value,
+                        caspio_at=change.occurred_at,
+                    )
+                )
+            elif decision.verdict != "unchanged":
+                dropped.append(jira_field)
+                outcome.audit.append(
+                    conflict_audit(
+                        decision, flow, change.record_id, jira_field, states, value
+                    )
+                )
+        if not dropped:
+            return draft
+        fields = {k: v for k, v in draft.fields.items() if k not in dropped}
+        return draft.model_copy(update={"fields": fields})
+
+    async def _sync_status(
+        self,
+        change: RecordChange,
+        flow: Flow,
+        issue: IssueRef,
+        states: dict[str, FieldSync],
+        outcome: Outcome,
+        created: bool,
+    ) -> None:
+        """A status changed in Caspio moves the issue through its workflow."""
+        if not flow.status_field or flow.status_field not in change.values:
+            return
+        value = as_text(change.values[flow.status_field])
+        state = states.get("status")
+        remember = FieldSyncUpdate(
+            flow=flow.name,
+            record_id=change.record_id,
+            field="status",
+            value=value,
+            caspio_at=change.occurred_at,
+        )
+        if created or state is None:
+            # A new issue starts in its workflow's first status; only later changes
+            # of the record's status are asked of Jira.
+            outcome.field_sync.append(remember)
+            return
+        decision = decide(
+            side="caspio",
+            value=value,
+            at=change.occurred_at,
+            state=state,
+            policy=flow.conflict_policy,
+        )
+        if decision.verdict == "unchanged":
+            return
+        if not decision.applies:
+            outcome.audit.append(
+                conflict_audit(
+                    decision, flow, change.record_id, "status", states, value
+                )
+            )
+            return
+        target = jira_status_for(flow, value)
+        if target is None:
+            outcome.audit.append(
+                _audit(
+                    "skipped",
+                    change,
+                    issue=issue,
+                    detail={
+                        "reason": f"no Jira status maps to {flow.status_field}="
+                        f"{value!r}; add it to flows.{flow.name}.status_map"
+                    },
+                )
+            )
+            outcome.field_sync.append(remember)
+            return
+        reached = await call_first(
+            self.hook.transition_issue,
+            issue=issue,
+            status=target,
+            flow=flow,
+            fields=flow.transition_fields.get(target, {}),
+        )
+        outcome.field_sync.append(
+            remember.model_copy(update={"written_jira": reached or target})
+        )
+        outcome.audit.append(
+            _audit(
+                "issue_transitioned",
+                change,
+                issue=issue,
+                detail={"to": reached or target, "from_caspio": value},
+            )
+        )
 
     async def _create(
         self,
@@ -263,6 +391,14 @@ class Pipeline:
         if user is None:
             return draft
         return draft.model_copy(update={"assignee": user})
+
+
+def jira_status_for(flow: Flow, caspio_value: str | None) -> str | None:
+    """The Jira status a Caspio status value stands for: the first that maps to it."""
+    for jira_status, mapped in flow.status_map.items():
+        if mapped == caspio_value:
+            return jira_status
+    return None
 
 
 def _audit(

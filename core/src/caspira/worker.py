@@ -110,7 +110,12 @@ class Worker:
         try:
             await anyio.to_thread.run_sync(
                 lambda: store.complete(
-                    event.id, self.name, links=outcome.links, audit=outcome.audit
+                    event.id,
+                    self.name,
+                    links=outcome.links,
+                    audit=outcome.audit,
+                    field_sync=outcome.field_sync,
+                    comment_links=outcome.comment_links,
                 )
             )
         except LeaseLost:
