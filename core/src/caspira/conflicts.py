@@ -65,9 +65,8 @@ def decide(
         else (state.jira_at, state.caspio_at)
     )
     if at is not None and own_at is not None and at < own_at:
-        return Decision(
-            "stale", f"a newer {side} change ({own_at.isoformat()}) was applied"
-        )
+        reason = f"a newer {side} change ({own_at.isoformat()}) was applied"
+        return Decision("stale", reason, side)
     if at is not None and other_at is not None and at < other_at:
         other = "jira" if side == "caspio" else "caspio"
         won = policy == f"{side}_wins"
