@@ -141,13 +141,13 @@ class BackSync:
                 state=states.get(item.field_id),
                 policy=flow.conflict_policy,
             )
+            if decision.audited:
+                outcome.audit.append(
+                    conflict_audit(
+                        decision, flow, record_id, item.field_id, states, value
+                    ).model_copy(update={"issue_key": change.issue.key})
+                )
             if not decision.applies:
-                if decision.verdict != "unchanged":
-                    outcome.audit.append(
-                        conflict_audit(
-                            decision, flow, record_id, item.field_id, states, value
-                        ).model_copy(update={"issue_key": change.issue.key})
-                    )
                 continue
             values[caspio_field] = value
             outcome.field_sync.append(

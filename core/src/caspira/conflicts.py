@@ -35,6 +35,11 @@ class Decision:
     def is_conflict(self) -> bool:
         return self.verdict.startswith("conflict")
 
+    @property
+    def audited(self) -> bool:
+        """Stale changes and every conflict, won or lost, go to the audit trail."""
+        return self.verdict in ("stale", "conflict_won", "conflict_lost")
+
 
 def decide(
     *,

@@ -213,6 +213,12 @@ class Pipeline:
                 state=states.get(jira_field),
                 policy=flow.conflict_policy,
             )
+            if decision.audited:
+                outcome.audit.append(
+                    conflict_audit(
+                        decision, flow, change.record_id, jira_field, states, value
+                    )
+                )
             if decision.applies:
                 outcome.field_sync.append(
                     FieldSyncUpdate(
@@ -225,11 +231,6 @@ class Pipeline:
                 )
             elif decision.verdict != "unchanged":
                 dropped.append(jira_field)
-                outcome.audit.append(
-                    conflict_audit(
-                        decision, flow, change.record_id, jira_field, states, value
-                    )
-                )
         if not dropped:
             return draft
         fields = {k: v for k, v in draft.fields.items() if k not in dropped}
@@ -268,14 +269,13 @@ class Pipeline:
             state=state,
             policy=flow.conflict_policy,
         )
-        if decision.verdict == "unchanged":
-            return
-        if not decision.applies:
+        if decision.audited:
             outcome.audit.append(
                 conflict_audit(
                     decision, flow, change.record_id, "status", states, value
                 )
             )
+        if not decision.applies:
             return
         target = jira_status_for(flow, value)
         if target is None:
