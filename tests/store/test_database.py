@@ -33,8 +33,10 @@ def test_a_postgres_store_keeps_its_tables_in_the_schema_the_url_names(
     assert schema.startswith("caspira_test_")
     assert tables == [
         "caspira_audit",
+        "caspira_comment_links",
         "caspira_event_attempts",
         "caspira_events",
+        "caspira_field_sync",
         "caspira_links",
     ]
 
