@@ -256,6 +256,24 @@ async def bug_reports(api: httpx.AsyncClient) -> str:
     return "BugReports"
 
 
+#: A comments table as a flow's ``comments.table`` expects it by default.
+BUG_COMMENTS_FIELDS = [
+    {"Name": "RecordID", "Type": "INTEGER"},
+    {"Name": "Body", "Type": "TEXT"},
+    {"Name": "Author", "Type": "STRING"},
+]
+
+
+@pytest.fixture
+async def bug_comments(api: httpx.AsyncClient) -> str:
+    """Creates a BugComments table (RecordID, Body, Author); answers its name."""
+    answer = await api.post(
+        "/tables", json={"Name": "BugComments", "Fields": BUG_COMMENTS_FIELDS}
+    )
+    assert answer.status_code == 201
+    return "BugComments"
+
+
 def closed_port() -> int:
     """A loopback port nothing listens on, for network failures."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -133,3 +133,8 @@ async def test_every_api_answer_carries_a_request_id(api):
 def test_unknown_option_is_refused_naming_the_known_ones():
     with pytest.raises(ValueError, match="token_ttl"):
         create_app(token_life="5")
+
+
+def test_unknown_timezone_option_is_refused_naming_it():
+    with pytest.raises(ValueError, match=r"'Mars/Olympus'.*Europe/Berlin"):
+        create_app(timezone="Mars/Olympus")

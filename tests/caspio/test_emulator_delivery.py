@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from caspira_caspio import CaspioPlugin
-from caspira_hookspecs import Flow, PluginContext, WebhookRequest
-from tests.caspio.conftest import closed_port
+from caspira_caspio import CaspioPlugin, CaspioSettings
+from caspira_hookspecs import CommentSync, Flow, PluginContext, WebhookRequest
+from tests.caspio.conftest import ACCOUNT_URL, closed_port
 from tests.conftest import CASES
 
 pytestmark = pytest.mark.anyio
@@ -28,6 +29,31 @@ async def subscribe(api, url: str, event_type: str, **event) -> tuple[str, str]:
         json={"EventType": event_type, "ObjectName": "BugReports", **event},
     )
     return hook_id, created.json()["Id"]
+
+
+def caspio_plugin(flow: Flow, timezone: str = "UTC") -> CaspioPlugin:
+    """The plugin as a receiving daemon holds it: flows and the webhook secret."""
+    settings = CaspioSettings(
+        account_url=ACCOUNT_URL,
+        client_id_env="CASPIO_CLIENT_ID",
+        client_secret_env="CASPIO_CLIENT_SECRET",
+        timezone=timezone,
+    )
+    return CaspioPlugin(
+        PluginContext(
+            settings=settings,
+            flows={flow.name: flow},
+            secrets={"CASPIO_WEBHOOK_SECRET": "whsec-demo-0001"},
+        )
+    )
+
+
+def handled_by(plugin: CaspioPlugin, flow: str = "bugs"):
+    async def handle(body: bytes):
+        request = WebhookRequest(path_params={"flow": flow}, headers={}, body=body)
+        return await plugin.receive(request)
+
+    return handle
 
 
 async def test_insert_is_delivered_shaped_like_caspio(
@@ -173,18 +199,7 @@ async def test_delivery_becomes_an_event_through_the_plugin_handler(
         project="APP",
         webhook_secret_env="CASPIO_WEBHOOK_SECRET",
     )
-    plugin = CaspioPlugin(
-        PluginContext(
-            flows={"bugs": flow},
-            secrets={"CASPIO_WEBHOOK_SECRET": "whsec-demo-0001"},
-        )
-    )
-
-    async def handle(body: bytes):
-        request = WebhookRequest(path_params={"flow": "bugs"}, headers={}, body=body)
-        return await plugin.receive(request)
-
-    receiver.handler = handle
+    receiver.handler = handled_by(caspio_plugin(flow))
     await subscribe(api, receiver.url, "table.recordInsert")
 
     await client.insert_record(bug_reports, {"Title": "Crash"})
@@ -195,3 +210,62 @@ async def test_delivery_becomes_an_event_through_the_plugin_handler(
     assert event.key == "bugs:1"
     assert event.delivery_id == f"caspio:{message_id}:1"
     assert event.payload["values"]["Title"] == "Crash"
+
+
+async def test_comments_table_rows_are_delivered_beside_the_records(
+    api, client, emulator, receiver, bug_reports, bug_comments
+):
+    flow = Flow(
+        name="bugs",
+        table="BugReports",
+        project="APP",
+        webhook_secret_env="CASPIO_WEBHOOK_SECRET",
+        comments=CommentSync(table="BugComments"),
+    )
+    receiver.handler = handled_by(caspio_plugin(flow))
+    hook_id, _ = await subscribe(api, receiver.url, "table.recordInsert")
+    await api.post(
+        f"/outgoingWebhooks/{hook_id}/events",
+        json={"EventType": "table.recordInsert", "ObjectName": "BugComments"},
+    )
+
+    record = await client.insert_record(bug_reports, {"Title": "Crash"})
+    await emulator.drain()
+    row = await client.insert_record(
+        bug_comments,
+        {"RecordID": record["PK_ID"], "Body": "Also on iOS 19.", "Author": "Ann"},
+    )
+    await emulator.drain()
+
+    assert [body["objectName"] for body in receiver.bodies] == [
+        "BugReports",
+        "BugComments",
+    ]
+    assert receiver.bodies[1]["data"] == [row]
+    [[record_event], [comment_event]] = receiver.answers
+    assert (comment_event.kind, comment_event.key) == ("comment_changed", "bugs:1")
+    assert record_event.key == comment_event.key
+    assert comment_event.payload["body"] == "Also on iOS 19."
+    assert comment_event.payload["author"]["display_name"] == "Ann"
+
+
+@pytest.mark.parametrize("emulator_options", [{"timezone": "Asia/Tokyo"}])
+async def test_event_date_in_the_account_zone_is_read_as_the_right_moment(
+    api, client, emulator, receiver, bug_reports
+):
+    flow = Flow(
+        name="bugs",
+        table="BugReports",
+        project="APP",
+        webhook_secret_env="CASPIO_WEBHOOK_SECRET",
+    )
+    receiver.handler = handled_by(caspio_plugin(flow, timezone="Asia/Tokyo"))
+    await subscribe(api, receiver.url, "table.recordInsert")
+
+    await client.insert_record(bug_reports, {"Title": "Crash"})
+    await emulator.drain()
+
+    [[event]] = receiver.answers
+    occurred_at = datetime.fromisoformat(event.payload["occurred_at"])
+    assert occurred_at.utcoffset() == timedelta(hours=9)
+    assert abs(occurred_at - datetime.now(UTC)) < timedelta(seconds=30)

@@ -258,6 +258,30 @@ async def test_insert_stores_a_zoned_date_in_utc_without_zone(api, tasks):
     assert answer.json()["Result"][0]["Due"] == "2026-01-16T19:52:55"
 
 
+@pytest.mark.parametrize("emulator_options", [{"timezone": "Europe/Berlin"}])
+async def test_insert_stores_a_zoned_date_in_the_account_timezone(api, tasks):
+    answer = await api.post(
+        tasks,
+        params={"response": "rows"},
+        json={"Name": "Zoned", "Due": "2026-01-16T18:52:55Z"},
+    )
+
+    assert answer.json()["Result"][0]["Due"] == "2026-01-16T19:52:55"
+
+
+async def test_text_field_holds_64000_characters_and_no_more(api):
+    fields = [{"Name": "Notes", "Type": "TEXT"}]
+    await api.post("/tables", json={"Name": "Journal", "Fields": fields})
+
+    full = await api.post("/tables/Journal/records", json={"Notes": "x" * 64000})
+    over = await api.post("/tables/Journal/records", json={"Notes": "x" * 64001})
+
+    assert full.status_code == 201
+    assert error_of(over) == (400, "IncorrectBodyParameter")
+    assert "64,000" in over.json()["Message"]
+    assert len(over.json()["Message"]) < 200
+
+
 async def test_insert_of_a_text_not_in_the_list_is_refused(api, tasks):
     answer = await api.post(tasks, json={"Name": "New", "Tags": ["Furniture"]})
 

@@ -1,9 +1,11 @@
-"""The plugin's hooks against the emulator: key write-back, statuses, record writes."""
+"""The plugin's hooks against the emulator: key write-back, record writes, settings."""
 
 from __future__ import annotations
 
-import logging
+import inspect
+from datetime import datetime
 from importlib.metadata import entry_points
+from zoneinfo import ZoneInfo
 
 import pluggy
 import pytest
@@ -24,11 +26,17 @@ from tests.caspio.conftest import ACCOUNT_URL, CLIENT_ID, CLIENT_SECRET
 
 pytestmark = pytest.mark.anyio
 
-SETTINGS = CaspioSettings(
-    account_url=ACCOUNT_URL,
-    client_id_env="CASPIO_CLIENT_ID",
-    client_secret_env="CASPIO_CLIENT_SECRET",
-)
+
+def settings_with(**options) -> CaspioSettings:
+    return CaspioSettings(
+        account_url=ACCOUNT_URL,
+        client_id_env="CASPIO_CLIENT_ID",
+        client_secret_env="CASPIO_CLIENT_SECRET",
+        **options,
+    )
+
+
+SETTINGS = settings_with()
 SECRETS = {"CASPIO_CLIENT_ID": CLIENT_ID, "CASPIO_CLIENT_SECRET": CLIENT_SECRET}
 BUGS = Flow(
     name="bugs",
@@ -124,37 +132,43 @@ async def test_write_record_answers_the_record_as_stored(plugin, record):
     assert stored["Title"] == "Crash"
 
 
-async def test_mapped_transition_writes_the_status(plugin, client, record):
-    await plugin.on_issue_transitioned(
+async def test_write_record_writes_an_aware_date_in_the_account_zone(
+    caspio_transport, client, record
+):
+    berlin = settings_with(timezone="Europe/Berlin")
+    plugin = CaspioPlugin(
+        PluginContext(
+            settings=berlin, secrets=SECRETS, transports={"caspio": caspio_transport}
+        )
+    )
+    submitted = datetime(2026, 1, 16, 18, 52, 55, tzinfo=ZoneInfo("UTC"))
+
+    stored = await plugin.write_record(
+        flow=BUGS, record_id=str(record["PK_ID"]), values={"SubmittedAt": submitted}
+    )
+    await plugin.aclose()
+
+    assert stored["SubmittedAt"] == "2026-01-16T19:52:55"
+
+
+async def test_transition_hook_leaves_the_status_write_to_the_engine(
+    plugin, emulator, record
+):
+    manager = pluggy.PluginManager("caspira")
+    manager.add_hookspecs(specs)
+    manager.register(plugin, name="caspio")
+    calls_before = list(emulator.calls)
+
+    answers = manager.hook.on_issue_transitioned(
         transition=transition_to("In Progress"),
         flow=BUGS,
         record_id=str(record["PK_ID"]),
     )
+    for answer in answers:
+        if inspect.isawaitable(answer):
+            await answer
 
-    stored = await client.get_record("BugReports", record["PK_ID"])
-    assert stored["Status"] == "Triaged"
-
-
-async def test_unmapped_transition_is_logged_and_skipped(
-    plugin, emulator, record, caplog
-):
-    caplog.set_level(logging.INFO, logger="caspira_caspio")
-
-    await plugin.on_issue_transitioned(
-        transition=transition_to("Blocked"), flow=BUGS, record_id=str(record["PK_ID"])
-    )
-
-    assert puts(emulator) == []
-    [logged] = [r for r in caplog.records if r.getMessage() == "caspio.status.unmapped"]
-    assert logged.to_status == "Blocked"
-
-
-async def test_transition_of_an_unlinked_issue_is_skipped(plugin, emulator, record):
-    await plugin.on_issue_transitioned(
-        transition=transition_to("Done"), flow=BUGS, record_id=None
-    )
-
-    assert puts(emulator) == []
+    assert emulator.calls == calls_before
 
 
 async def test_plugin_registers_against_the_hookspecs():
@@ -170,7 +184,7 @@ async def test_plugin_registers_against_the_hookspecs():
         "webhook_routes",
         "on_issue_linked",
         "write_record",
-        "on_issue_transitioned",
+        "add_record_comment",
     }
 
 
@@ -232,3 +246,19 @@ def test_settings_drop_a_trailing_slash_and_default_the_timeout():
 
     assert settings.account_url == ACCOUNT_URL
     assert settings.timeout_seconds == 30
+
+
+def test_settings_default_the_timezone_to_utc():
+    assert SETTINGS.timezone == "UTC"
+    assert SETTINGS.zone == ZoneInfo("UTC")
+
+
+def test_settings_read_an_iana_timezone():
+    settings = settings_with(timezone="Europe/Berlin")
+
+    assert settings.zone == ZoneInfo("Europe/Berlin")
+
+
+def test_settings_refuse_an_unknown_timezone_naming_it_and_the_fix():
+    with pytest.raises(ValidationError, match=r"'Mars/Olympus'.*'Europe/Berlin'"):
+        settings_with(timezone="Mars/Olympus")

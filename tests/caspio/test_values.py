@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -71,6 +72,18 @@ def test_parse_datetime_keeps_caspio_dates_without_zone():
     assert parsed.tzinfo is None
 
 
+def test_parse_datetime_puts_a_caspio_date_in_the_given_zone():
+    parsed = parse_datetime("2026-01-16T19:52:55", ZoneInfo("Europe/Berlin"))
+
+    assert parsed.isoformat() == "2026-01-16T19:52:55+01:00"
+
+
+def test_parse_datetime_keeps_an_offset_the_date_carries():
+    parsed = parse_datetime("2026-01-16T19:52:55+05:30", ZoneInfo("Europe/Berlin"))
+
+    assert parsed.utcoffset() == timedelta(hours=5, minutes=30)
+
+
 def test_parse_datetime_reads_empty_as_none():
     assert parse_datetime("") is None
     assert parse_datetime(None) is None
@@ -80,6 +93,12 @@ def test_format_datetime_moves_an_aware_date_to_utc():
     moment = datetime(2026, 1, 16, 21, 52, 55, tzinfo=timezone(timedelta(hours=2)))
 
     assert format_datetime(moment) == "2026-01-16T19:52:55"
+
+
+def test_format_datetime_moves_an_aware_date_to_the_account_zone():
+    moment = datetime(2026, 7, 1, 10, 0, 0, tzinfo=UTC)
+
+    assert format_datetime(moment, ZoneInfo("Europe/Berlin")) == "2026-07-01T12:00:00"
 
 
 def test_list_texts_reads_a_list_field_in_id_order():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -10,9 +11,11 @@ import pytest
 
 from caspira_caspio import CaspioPlugin, CaspioSettings
 from caspira_hookspecs import (
+    CommentSync,
     Flow,
     InboundEvent,
     PluginContext,
+    RecordChange,
     WebhookRejected,
     WebhookRequest,
 )
@@ -28,6 +31,12 @@ SETTINGS = CaspioSettings(
     client_id_env="CASPIO_CLIENT_ID",
     client_secret_env="CASPIO_CLIENT_SECRET",
 )
+BERLIN = CaspioSettings(
+    account_url=ACCOUNT_URL,
+    client_id_env="CASPIO_CLIENT_ID",
+    client_secret_env="CASPIO_CLIENT_SECRET",
+    timezone="Europe/Berlin",
+)
 BUGS = Flow(
     name="bugs", table="BugReports", project="APP", webhook_secret_env=SECRET_ENV
 )
@@ -37,9 +46,14 @@ def case(name: str) -> dict[str, Any]:
     return json.loads((CASES / f"caspio-webhook-{name}.json").read_text())
 
 
-def plugin_for(*flows: Flow, secrets: dict[str, str] = SECRETS, transports=None):
+def plugin_for(
+    *flows: Flow,
+    secrets: dict[str, str] = SECRETS,
+    transports=None,
+    settings: CaspioSettings = SETTINGS,
+):
     context = PluginContext(
-        settings=SETTINGS,
+        settings=settings,
         flows={flow.name: flow for flow in flows},
         secrets=secrets,
         transports=transports or {},
@@ -91,7 +105,7 @@ async def test_insert_case_becomes_one_insert_event():
         "record_id": "123",
         "operation": "insert",
         "values": delivery["data"][0],
-        "occurred_at": "2026-11-30T09:14:05",
+        "occurred_at": "2026-11-30T09:14:05Z",
         "delivery_id": "3f1c9a2e-8b4d-4e61-9a0b-5d2c7e1f4a90",
         "source": "caspio",
     }
@@ -215,3 +229,138 @@ async def test_receiving_needs_no_rest_credentials_and_calls_nobody(
     assert len(events) == 1
     assert emulator.calls == []
     assert emulator.token_grants == 0
+
+
+# --- time zones ---------------------------------------------------------------
+
+
+async def test_event_date_is_read_as_utc_by_default():
+    [event] = await deliver(case("insert"))
+
+    assert RecordChange.model_validate(event.payload).occurred_at == datetime(
+        2026, 11, 30, 9, 14, 5, tzinfo=UTC
+    )
+
+
+async def test_plugin_without_settings_reads_event_dates_as_utc():
+    plugin = CaspioPlugin(PluginContext(flows={"bugs": BUGS}, secrets=SECRETS))
+
+    [event] = await deliver(case("insert"), plugin=plugin)
+
+    assert event.payload["occurred_at"] == "2026-11-30T09:14:05Z"
+
+
+async def test_event_date_is_read_in_the_account_timezone():
+
+    [event] = await deliver(case("insert"), plugin=plugin_for(BUGS, settings=BERLIN))
+
+    assert event.payload["occurred_at"] == "2026-11-30T09:14:05+01:00"
+
+
+async def test_event_date_in_summer_gets_the_summer_offset():
+    delivery = {**case("insert"), "eventDate": "2026-07-01T12:00:00"}
+
+    [event] = await deliver(delivery, plugin=plugin_for(BUGS, settings=BERLIN))
+
+    assert event.payload["occurred_at"] == "2026-07-01T12:00:00+02:00"
+
+
+# --- the comments table --------------------------------------------------------
+
+COMMENTED = BUGS.model_copy(update={"comments": CommentSync(table="BugComments")})
+COMMENT_ROW = {"PK_ID": 7, "RecordID": 123, "Body": "Still crashes.", "Author": "Ann"}
+
+
+def comment_delivery(event_type: str = "table.recordInsert", **row: Any) -> dict:
+    return {
+        **case("insert"),
+        "eventType": event_type,
+        "objectName": "BugComments",
+        "data": [{**COMMENT_ROW, **row}],
+    }
+
+
+async def deliver_comment(body: dict[str, Any]) -> list[InboundEvent]:
+    return await deliver(body, plugin=plugin_for(COMMENTED))
+
+
+async def comment_rejection(body: dict[str, Any]) -> WebhookRejected:
+    with pytest.raises(WebhookRejected) as raised:
+        await deliver_comment(body)
+    return raised.value
+
+
+async def test_new_comment_row_becomes_a_comment_event_keyed_by_its_record():
+    delivery = comment_delivery()
+
+    [event] = await deliver_comment(delivery)
+
+    assert (event.source, event.kind, event.flow, event.key) == (
+        "caspio",
+        "comment_changed",
+        "bugs",
+        "bugs:123",
+    )
+    assert event.delivery_id == f"caspio:{delivery['messageId']}:7"
+    assert event.payload == {
+        "source": "caspio",
+        "event": "created",
+        "issue": None,
+        "record_id": "123",
+        "comment_id": "7",
+        "body": "Still crashes.",
+        "author": {
+            "account_id": None,
+            "name": None,
+            "email": None,
+            "display_name": "Ann",
+        },
+        "occurred_at": "2026-11-30T09:14:05Z",
+    }
+
+
+async def test_comment_row_without_author_gives_a_comment_without_author():
+    [event] = await deliver_comment(comment_delivery(Author=None))
+
+    assert event.payload["author"] is None
+
+
+async def test_comment_row_parent_id_in_a_text_field_is_read_as_the_record():
+    [event] = await deliver_comment(comment_delivery(RecordID="123"))
+
+    assert event.key == "bugs:123"
+
+
+@pytest.mark.parametrize("event_type", ["table.recordUpdate", "table.recordDelete"])
+async def test_changed_or_deleted_comment_rows_give_no_events(event_type):
+    assert await deliver_comment(comment_delivery(event_type)) == []
+
+
+async def test_comment_row_without_parent_id_is_refused_naming_the_field():
+    refused = await comment_rejection(comment_delivery(RecordID=None))
+
+    assert refused.status == 400
+    assert "'RecordID'" in refused.reason
+
+
+async def test_comment_row_without_body_is_refused_naming_the_field():
+    refused = await comment_rejection(comment_delivery(Body="  "))
+
+    assert refused.status == 400
+    assert "'Body'" in refused.reason
+
+
+async def test_foreign_table_is_refused_naming_both_expected_tables():
+    refused = await comment_rejection({**case("insert"), "objectName": "Customers"})
+
+    assert refused.status == 400
+    assert "expects 'BugReports' or its comments table 'BugComments'" in (
+        refused.reason
+    )
+
+
+async def test_comment_rows_for_a_flow_without_comments_table_are_refused():
+    refused = await rejection(comment_delivery())
+
+    assert refused.status == 400
+    assert "'BugComments'" in refused.reason

@@ -6,6 +6,7 @@ The emulator lives in :mod:`caspira_caspio.emulator`.
 from __future__ import annotations
 
 from caspira_caspio._client import MAX_URI_LENGTH, CaspioClient
+from caspira_caspio._comments import comment_block
 from caspira_caspio._plugin import CaspioPlugin
 from caspira_caspio._settings import CaspioSettings
 from caspira_caspio._values import format_datetime, list_texts, parse_datetime
@@ -20,6 +21,7 @@ __all__ = [
     "CaspioClient",
     "CaspioPlugin",
     "CaspioSettings",
+    "comment_block",
     "format_datetime",
     "list_texts",
     "parse_datetime",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
@@ -119,6 +120,7 @@ class EmulatorState:
         webhook_secret: str = "whsec-demo-0001",
         delivery_attempts: int = 3,
         delivery_backoff: float = 0.2,
+        timezone: str = "UTC",
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
@@ -127,6 +129,13 @@ class EmulatorState:
         self.webhook_secret = webhook_secret
         self.delivery_attempts = delivery_attempts
         self.delivery_backoff = delivery_backoff
+        try:
+            self.zone = ZoneInfo(timezone)
+        except (ValueError, OSError, ZoneInfoNotFoundError):
+            raise ValueError(
+                f"emulator option timezone={timezone!r} is not a known time zone; "
+                "use an IANA name such as UTC or Europe/Berlin"
+            ) from None
         self.delivery_transport: httpx.AsyncBaseTransport | None = None
 
         self.tables: dict[str, Table] = {}
@@ -151,6 +160,7 @@ class EmulatorState:
             "webhook_secret": str,
             "delivery_attempts": int,
             "delivery_backoff": float,
+            "timezone": str,
         }
         arguments: dict[str, Any] = {}
         for key, text in options.items():
@@ -204,8 +214,8 @@ class EmulatorState:
         return moment.isoformat().replace("+00:00", "Z")
 
     def local_date(self) -> str:
-        """Now, as Caspio writes record and event dates: without zone."""
-        moment = datetime.fromtimestamp(self.now(), UTC).replace(tzinfo=None)
+        """Now, as Caspio writes event dates: in the account's zone, without it."""
+        moment = datetime.fromtimestamp(self.now(), self.zone).replace(tzinfo=None)
         return moment.replace(microsecond=0).isoformat()
 
     # --- tokens ---------------------------------------------------------------
@@ -267,7 +277,7 @@ class EmulatorState:
             if spec.name in fields:
                 raise body_error(f"field {spec.name!r} is defined twice")
             fields[spec.name] = spec
-        table = Table(name, fields)
+        table = Table(name, fields, zone=self.zone)
         self.tables[name] = table
         return table
 

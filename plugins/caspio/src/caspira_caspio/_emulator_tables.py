@@ -1,7 +1,7 @@
 """The emulator's tables: field definitions, and values checked into stored form.
 
-Stored values already have the form Caspio answers: dates without zone, list fields
-as ``{id: text}`` objects, Yes/No as booleans.
+Stored values already have the form Caspio answers: dates without zone (in the
+account's time zone), list fields as ``{id: text}`` objects, Yes/No as booleans.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import string
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from caspira_caspio._emulator_query import (
@@ -49,6 +49,7 @@ VALUE_TYPES = frozenset(
     }
 )
 _STRING_LIMIT = 255
+_TEXT_LIMIT = 64000
 
 
 class ApiError(Exception):
@@ -119,6 +120,7 @@ class Table:
     object_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    zone: tzinfo = UTC
 
     @property
     def types(self) -> dict[str, str]:
@@ -167,11 +169,12 @@ class Table:
             if kind == "YES/NO":
                 return _stored_yes_no(value)
             if kind in DATE_TYPES:
-                return _stored_date(value)
+                return _stored_date(value, self.zone)
             return _stored_choices(spec, value)
         except (TypeError, ValueError) as exc:
+            shown = value if len(repr(value)) <= 60 else f"{str(value)[:40]}..."
             raise body_error(
-                f"value {value!r} does not fit field {name!r}: {exc}"
+                f"value {shown!r} does not fit field {name!r}: {exc}"
             ) from None
 
     def generated_values(self) -> dict[str, Any]:
@@ -251,6 +254,8 @@ def _stored_text(name: str, kind: str, value: Any) -> str:
     text = str(value)
     if kind == "STRING" and len(text) > _STRING_LIMIT:
         raise ValueError(f"a STRING field holds at most {_STRING_LIMIT} characters")
+    if kind == "TEXT" and len(text) > _TEXT_LIMIT:
+        raise ValueError(f"a TEXT field holds at most {_TEXT_LIMIT:,} characters")
     return text
 
 
@@ -277,12 +282,12 @@ def _stored_yes_no(value: Any) -> bool:
     raise TypeError("expected true, false, 1 or 0")
 
 
-def _stored_date(value: Any) -> str:
+def _stored_date(value: Any, zone: tzinfo) -> str:
     if not isinstance(value, str):
         raise TypeError("expected a date like 2026-01-16T19:52:55")
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        moment = moment.astimezone(zone).replace(tzinfo=None)
     return moment.replace(microsecond=0).isoformat()
 
 

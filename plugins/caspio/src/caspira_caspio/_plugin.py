@@ -1,20 +1,24 @@
-"""The Caspio connector as the engine loads it: webhook intake and record write-back."""
+"""The Caspio connector as the engine loads it: webhook intake, record write-back."""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from caspira_caspio._client import CaspioClient
+from caspira_caspio._comments import comment_block, comment_row
 from caspira_caspio._settings import CaspioSettings
+from caspira_caspio._values import format_datetime
 from caspira_caspio._webhook import parse_delivery
 from caspira_hookspecs import (
     Flow,
     InboundEvent,
+    IssueComment,
     IssueRef,
-    IssueTransition,
     PluginContext,
     RecordChange,
+    RemoteError,
     WebhookRequest,
     WebhookRoute,
     hookimpl,
@@ -26,10 +30,11 @@ log = logging.getLogger(__name__)
 
 
 class CaspioPlugin:
-    """Receives Caspio's outgoing webhooks and writes issue keys and statuses back.
+    """Receives Caspio's outgoing webhooks; writes issue keys, values and comments back.
 
     The REST client is made on the first remote call, so a process that only
-    receives webhooks never needs the REST profile's credentials.
+    receives webhooks never needs the REST profile's credentials. Statuses reach
+    records through ``write_record``: the engine maps them and calls it.
     """
 
     name = "caspio"
@@ -74,7 +79,12 @@ class CaspioPlugin:
             request.body,
             self._context.flows,
             self._context.secret,
+            zone=self._zone(),
         )
+
+    def _zone(self) -> tzinfo:
+        settings: CaspioSettings | None = self._context.settings
+        return settings.zone if settings is not None else UTC
 
     # --- write-back -----------------------------------------------------------
 
@@ -98,29 +108,57 @@ class CaspioPlugin:
     async def write_record(
         self, flow: Flow, record_id: str, values: dict[str, Any]
     ) -> dict[str, Any]:
-        return await self._caspio().update_record(flow.table, record_id, values)
+        # Caspio keeps dates without zone, in the account's own time zone.
+        zone = self._zone()
+        sent = {
+            name: format_datetime(value, zone) if isinstance(value, datetime) else value
+            for name, value in values.items()
+        }
+        return await self._caspio().update_record(flow.table, record_id, sent)
 
     @hookimpl
-    async def on_issue_transitioned(
-        self, transition: IssueTransition, flow: Flow, record_id: str | None
-    ) -> None:
-        if record_id is None or not flow.status_field:
-            return
-        status = flow.status_map.get(transition.to_status)
-        if status is None:
-            log.info(
-                "caspio.status.unmapped",
-                extra={
-                    "flow": flow.name,
-                    "issue": transition.issue.key,
-                    "to_status": transition.to_status,
-                },
+    async def add_record_comment(
+        self, comment: IssueComment, flow: Flow, record_id: str
+    ) -> str | None:
+        sync = flow.comments
+        if sync is None:
+            return None
+        if sync.table is not None:
+            row = await self._caspio().insert_record(
+                sync.table, comment_row(comment, sync, record_id)
             )
-            return
-        await self._caspio().update_record(
-            flow.table, record_id, {flow.status_field: status}
-        )
+            added = str(row["PK_ID"])
+        else:
+            # CommentSync holds exactly one of table and field.
+            assert sync.field is not None
+            await self._append_comment(comment, flow.table, sync.field, record_id)
+            added = comment.comment_id
         log.info(
-            "caspio.status.written",
-            extra={"flow": flow.name, "record": record_id, "status": status},
+            "caspio.comment.added",
+            extra={"flow": flow.name, "record": record_id, "comment": added},
         )
+        return added
+
+    async def _append_comment(
+        self, comment: IssueComment, table: str, field: str, record_id: str
+    ) -> None:
+        record = await self._caspio().get_record(table, record_id)
+        if record is None:
+            raise RemoteError(
+                "caspio",
+                "add_record_comment",
+                200,
+                f"table {table!r} has no record with PK_ID {record_id} to add the "
+                "comment to; it may have been deleted in Caspio, so unlink it or "
+                "restore the record",
+                field=field,
+            )
+
+        text = record.get(field) or ""
+        block = comment_block(comment)
+        entry = block.lstrip("\n")
+        # A retry after a write whose answer was lost must not add the block twice.
+        if entry in text:
+            return
+        appended = text + block if text else entry
+        await self._caspio().update_record(table, record_id, {field: appended})

@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 __all__ = ["format_datetime", "list_texts", "parse_datetime"]
 
 
-def parse_datetime(text: str | None) -> datetime | None:
-    """Read a Caspio date such as ``2026-01-16T19:52:55``; the result has no zone.
+def parse_datetime(text: str | None, zone: tzinfo | None = None) -> datetime | None:
+    """Read a Caspio date such as ``2026-01-16T19:52:55``.
 
-    Caspio sends dates in the account's own time zone without saying which, so the
-    value is kept naive rather than guessed.
+    Caspio writes dates in the account's time zone without saying which: pass that
+    ``zone`` to get an aware value; without it the value stays naive. A date that
+    does carry an offset keeps it.
     """
     if text is None or text == "":
         return None
-    return datetime.fromisoformat(text)
+    value = datetime.fromisoformat(text)
+    if zone is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value
 
 
-def format_datetime(value: datetime) -> str:
+def format_datetime(value: datetime, zone: tzinfo = UTC) -> str:
     """Write a date the way Caspio stores it: seconds precision, no zone.
 
-    An aware value is converted to UTC first, because Caspio cannot keep a zone.
+    An aware value is converted to ``zone``, the account's time zone, first,
+    because Caspio cannot keep a zone; a naive value is written as it is.
     """
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        value = value.astimezone(zone).replace(tzinfo=None)
     return value.replace(microsecond=0).isoformat()
 
 

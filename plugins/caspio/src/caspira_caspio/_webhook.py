@@ -1,4 +1,4 @@
-"""Turn a Caspio outgoing-webhook delivery into inbound events, one per record.
+"""Turn a Caspio outgoing-webhook delivery into inbound events, one per row.
 
 Only validation and parsing happen here: no remote call, nothing stored.
 """
@@ -9,10 +9,19 @@ import hmac
 import json
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
-from caspira_hookspecs import Flow, InboundEvent, RecordChange, WebhookRejected
+from caspira_caspio._values import parse_datetime
+from caspira_hookspecs import (
+    CommentSync,
+    Flow,
+    InboundEvent,
+    IssueComment,
+    RecordChange,
+    User,
+    WebhookRejected,
+)
 
 __all__ = ["EVENT_OPERATIONS", "parse_delivery"]
 
@@ -31,12 +40,20 @@ def parse_delivery(
     body: bytes,
     flows: Mapping[str, Flow],
     secret: Callable[[str], str],
+    *,
+    zone: tzinfo = UTC,
 ) -> list[InboundEvent]:
     """The events a delivery to ``/hooks/caspio/{flow_name}`` carries.
 
-    ``secret(env_name)`` reads the flow's webhook secret. Raises
+    A delivery about the flow's table gives one ``record_changed`` event per
+    record. One about its comments table (``flow.comments.table``) gives one
+    ``comment_changed`` event per inserted row, keyed by the commented record so
+    it is applied in order with that record's changes; updates and deletes of
+    comment rows are not synced and give no events. ``secret(env_name)`` reads
+    the flow's webhook secret; ``zone`` is the account's time zone, which
+    ``eventDate`` is written in. Raises
     :class:`~caspira_hookspecs.WebhookRejected` with 404 (unknown flow), 400 (not a
-    Caspio delivery for the flow's table) or 401 (wrong secret).
+    Caspio delivery for the flow's tables) or 401 (wrong secret).
     """
     flow = flows.get(flow_name)
     if flow is None:
@@ -57,17 +74,40 @@ def parse_delivery(
     operation = _operation(delivery.get("eventType"))
     message_id = _text(delivery, "messageId")
     table = _text(delivery, "objectName")
-    if table != flow.table:
-        raise WebhookRejected(
-            400,
-            f"objectName {table!r} is not this flow's table; flow {flow.name!r} "
-            f"expects {flow.table!r}",
-        )
-    occurred_at = _event_date(delivery.get("eventDate"))
-    records = delivery.get("data")
-    if not isinstance(records, list) or not records:
+    comments = flow.comments if flow.comments and flow.comments.table else None
+    if table != flow.table and (comments is None or table != comments.table):
+        raise WebhookRejected(400, _foreign_table(flow, table))
+    occurred_at = _event_date(delivery.get("eventDate"), zone)
+    rows = delivery.get("data")
+    if not isinstance(rows, list) or not rows:
         raise WebhookRejected(400, "data must be a non-empty list of records")
 
+    if table == flow.table:
+        events = _record_events(flow, operation, rows, occurred_at, message_id)
+    else:
+        assert comments is not None
+        events = _comment_events(
+            flow, comments, operation, rows, occurred_at, message_id
+        )
+    log.info(
+        "caspio.webhook.accepted",
+        extra={
+            "flow": flow.name,
+            "table": table,
+            "operation": operation,
+            "events": len(events),
+        },
+    )
+    return events
+
+
+def _record_events(
+    flow: Flow,
+    operation: Literal["insert", "update", "delete"],
+    records: list[Any],
+    occurred_at: datetime | None,
+    message_id: str,
+) -> list[InboundEvent]:
     events = []
     for record in records:
         record_id = _record_id(record)
@@ -90,11 +130,60 @@ def parse_delivery(
                 payload=change.model_dump(mode="json"),
             )
         )
-    log.info(
-        "caspio.webhook.accepted",
-        extra={"flow": flow.name, "operation": operation, "records": len(events)},
-    )
     return events
+
+
+def _comment_events(
+    flow: Flow,
+    comments: CommentSync,
+    operation: Literal["insert", "update", "delete"],
+    rows: list[Any],
+    occurred_at: datetime | None,
+    message_id: str,
+) -> list[InboundEvent]:
+    if operation != "insert":
+        # Edits and deletions of comment rows are not synced to Jira.
+        log.debug(
+            "caspio.webhook.comment_ignored",
+            extra={"flow": flow.name, "operation": operation},
+        )
+        return []
+
+    events = []
+    for row in rows:
+        comment_id = _record_id(row)
+        record_id = _parent_id(row, comments)
+        author = _author(row, comments)
+        comment = IssueComment(
+            source="caspio",
+            event="created",
+            record_id=record_id,
+            comment_id=comment_id,
+            body=_comment_body(row, comments),
+            author=User(display_name=author) if author else None,
+            occurred_at=occurred_at,
+        )
+        events.append(
+            InboundEvent(
+                source="caspio",
+                kind="comment_changed",
+                flow=flow.name,
+                key=f"{flow.name}:{record_id}",
+                delivery_id=f"caspio:{message_id}:{comment_id}",
+                payload=comment.model_dump(mode="json"),
+            )
+        )
+    return events
+
+
+def _foreign_table(flow: Flow, table: str) -> str:
+    expected = repr(flow.table)
+    if flow.comments and flow.comments.table:
+        expected += f" or its comments table {flow.comments.table!r}"
+    return (
+        f"objectName {table!r} is not this flow's table; flow {flow.name!r} "
+        f"expects {expected}. Subscribe the webhook's events to those tables only"
+    )
 
 
 def _check_secret(flow: Flow, given: Any, secret: Callable[[str], str]) -> None:
@@ -139,11 +228,11 @@ def _text(delivery: dict[str, Any], key: str) -> str:
     return value
 
 
-def _event_date(value: Any) -> datetime | None:
+def _event_date(value: Any, zone: tzinfo) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value)
+        return parse_datetime(value, zone)
     except (TypeError, ValueError):
         raise WebhookRejected(
             400, f"eventDate {value!r} is not a date like 2026-01-16T19:52:55"
@@ -157,3 +246,38 @@ def _record_id(record: Any) -> str:
     if isinstance(pk_id, bool) or not isinstance(pk_id, int | str) or pk_id == "":
         raise WebhookRejected(400, f"record without a usable PK_ID: {pk_id!r}")
     return str(pk_id)
+
+
+def _parent_id(row: dict[str, Any], comments: CommentSync) -> str:
+    value = row.get(comments.record_field)
+    # A NUMBER field answers 123.0, a STRING field "123": both name record 123.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WebhookRejected(
+            400,
+            f"comment row {row.get('PK_ID')!r} has no record id in field "
+            f"{comments.record_field!r} (found {value!r}); fill it with the "
+            "commented record's PK_ID",
+        )
+    return str(value)
+
+
+def _comment_body(row: dict[str, Any], comments: CommentSync) -> str:
+    value = row.get(comments.body_field)
+    if not isinstance(value, str) or not value.strip():
+        raise WebhookRejected(
+            400,
+            f"comment row {row.get('PK_ID')!r} has no text in field "
+            f"{comments.body_field!r}; a comment needs a body",
+        )
+    return value
+
+
+def _author(row: dict[str, Any], comments: CommentSync) -> str | None:
+    if not comments.author_field:
+        return None
+    value = row.get(comments.author_field)
+    return str(value) if value not in (None, "") else None

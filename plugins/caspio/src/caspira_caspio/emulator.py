@@ -43,7 +43,9 @@ def create_app(**options: str) -> Starlette:
     ``token_ttl`` seconds ("86399"), ``account_id`` ("c0demo01"),
     ``webhook_secret`` ("whsec-demo-0001": the ``Secret`` every new outgoing
     webhook gets, since Caspio's API offers no field to choose it),
-    ``delivery_attempts`` ("3") and ``delivery_backoff`` seconds ("0.2").
+    ``delivery_attempts`` ("3"), ``delivery_backoff`` seconds ("0.2") and
+    ``timezone`` ("UTC": the account's time zone, which event dates and dates
+    written with an offset are given in).
 
     Where it differs from Caspio: outgoing webhooks may use ``http://`` loopback
     URLs (Caspio wants HTTPS); each API call is delivered at once, without
