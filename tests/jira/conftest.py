@@ -1,9 +1,11 @@
 """Fixtures for the Jira connector's tests: an emulator per test, reached through a
-transport that checks every request and answer against Atlassian's OpenAPI description.
+transport that checks every request and answer against Atlassian's OpenAPI description,
+and a webhook receiver served by uvicorn on a loopback port.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import warnings
@@ -11,13 +13,18 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx
 import pytest
+import uvicorn
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.exceptions import OpenAPIError
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from caspira_hookspecs import Flow, PluginContext
@@ -38,6 +45,11 @@ UNDECLARED_ANSWERS = {
     ("get", "/rest/api/3/search", 410),
     ("post", "/rest/api/3/search", 410),
 }
+
+
+#: Paths the v3 description does not cover: the emulator's helpers and the admin
+#: webhook API.
+UNDESCRIBED_PATHS = ("/_emulator/", "/rest/webhooks/")
 
 
 #: Any endpoint can answer 429 or 5xx, though most operations do not declare them;
@@ -100,19 +112,24 @@ class SpecCheckingTransport(httpx.AsyncBaseTransport):
     """Passes requests to ``inner`` and fails the test on any that break the spec.
 
     Every request and its answer are validated with openapi-core; ``exchanges``
-    records them so tests can count calls.
+    records them so tests can count calls. Without ``openapi`` (Jira Server, which
+    has no description here) it only records.
     """
 
     inner: httpx.AsyncBaseTransport
-    openapi: OpenAPI
+    openapi: OpenAPI | None
     exchanges: list[Exchange] = field(default_factory=list)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        checked = not request.url.path.startswith("/_emulator/")
-        if checked:
+        openapi = self.openapi
+        # The admin webhook API (/rest/webhooks/1.0) is not in the v3 description.
+        checked = openapi is not None and not request.url.path.startswith(
+            UNDESCRIBED_PATHS
+        )
+        if openapi is not None and checked:
             self._check(
                 "request",
-                lambda: self.openapi.validate_request(_OpenAPIRequest(request)),
+                lambda: openapi.validate_request(_OpenAPIRequest(request)),
             )
         response = await self.inner.handle_async_request(request)
         await response.aread()
@@ -120,10 +137,10 @@ class SpecCheckingTransport(httpx.AsyncBaseTransport):
         undeclared = (method, request.url.path, response.status_code)
         if response.status_code == 204:
             assert response.content == b"", "a 204 answer must have no body"
-        elif checked and undeclared not in UNDECLARED_ANSWERS:
+        elif openapi is not None and checked and undeclared not in UNDECLARED_ANSWERS:
             self._check(
                 "answer",
-                lambda: self.openapi.validate_response(
+                lambda: openapi.validate_response(
                     _OpenAPIRequest(request), _OpenAPIResponse(response)
                 ),
             )
@@ -216,3 +233,58 @@ async def jira(transport: SpecCheckingTransport) -> AsyncIterator[httpx.AsyncCli
 def caplog_jira(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     with caplog.at_level("DEBUG", logger="caspira_jira"):
         yield caplog
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver on 127.0.0.1: it keeps what it is sent and answers with
+    the statuses in ``answers`` one by one, then 200."""
+
+    url: str
+    received: list[Received] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    # Module-wide, so that one receiver serves a whole module's tests.
+    return "asyncio"
+
+
+@pytest.fixture
+async def receiver(served_receiver: Receiver) -> Receiver:
+    """The module's receiver, with nothing received and no answers queued."""
+    served_receiver.received.clear()
+    served_receiver.answers.clear()
+    return served_receiver
+
+
+@pytest.fixture(scope="module")
+async def served_receiver() -> AsyncIterator[Receiver]:
+    state = Receiver(url="")
+
+    async def hook(request: Request) -> Response:
+        state.received.append(Received(dict(request.headers), await request.body()))
+        return Response(status_code=state.answers.pop(0) if state.answers else 200)
+
+    app = Starlette(routes=[Route("/hooks/jira", hook, methods=["POST"])])
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    with anyio.fail_after(5):
+        while not server.started:
+            await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    state.url = f"http://127.0.0.1:{port}/hooks/jira"
+    yield state
+    server.should_exit = True
+    await serving

@@ -50,15 +50,24 @@ def test_hook_implementations_match_the_hook_specifications(
     manager.check_pending()
 
     implemented = sorted(hook.name for hook in manager.get_hookcallers(plugin) or [])
-    assert implemented == ["create_issue", "find_issue", "resolve_user", "update_issue"]
+    assert implemented == [
+        "acting_user",
+        "add_issue_comment",
+        "create_issue",
+        "find_issue",
+        "resolve_user",
+        "transition_issue",
+        "update_issue",
+        "webhook_routes",
+    ]
 
 
-def test_the_only_secret_setting_is_the_api_token() -> None:
+def test_the_secret_settings_are_the_api_token_and_the_webhook_secret() -> None:
     secret_fields = [
         name for name in JiraSettings.model_fields if name.endswith("_env")
     ]
 
-    assert secret_fields == ["api_token_env"]
+    assert secret_fields == ["api_token_env", "webhook_secret_env"]
 
 
 def test_settings_take_the_defaults_the_documentation_gives() -> None:
@@ -128,3 +137,35 @@ async def test_plugin_reaches_the_emulator_served_on_a_loopback_port(
         await serving
 
     assert user is not None and user.display_name == "Dana Whitfield"
+
+
+def test_plugin_without_its_webhook_secret_names_the_environment_variable(
+    settings: JiraSettings,
+) -> None:
+    with_secret = settings.model_copy(update={"webhook_secret_env": "JIRA_HOOK_SECRET"})
+
+    with pytest.raises(ConfigError) as caught:
+        JiraPlugin(PluginContext(settings=with_secret, secrets={TOKEN_ENV: TOKEN}))
+
+    ((key, message),) = caught.value.problems
+    assert key == "webhook_secret_env"
+    assert message == (
+        "the environment variable JIRA_HOOK_SECRET is not set; set it to the secret "
+        "the Jira webhook was registered with"
+    )
+
+
+def test_emulator_refuses_an_unknown_deployment() -> None:
+    with pytest.raises(ValueError, match="unknown deployment 'onprem'"):
+        create_app(deployment="onprem")
+
+
+def test_emulator_refuses_a_retry_delay_that_is_not_a_number() -> None:
+    with pytest.raises(ValueError, match="webhook_retry_delay 'soon' is not a float"):
+        create_app(webhook_retry_delay="soon")
+
+
+def test_emulator_takes_its_webhook_options_as_strings() -> None:
+    site = create_app(webhook_retry_delay="0.5", webhook_retries="1").state.emulator
+
+    assert (site.courier.retry_delay, site.courier.retries) == (0.5, 1)

@@ -1,5 +1,5 @@
 """An async client for the Jira REST calls caspira makes; one method maps every failure
-to caspira's errors, and both of Jira's paging styles live here.
+to caspira's errors, and Jira's paging styles (offset and token) live here.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ _USER_AGENT = "caspira-jira/0.1"
 
 
 class JiraClient:
-    """Calls Jira as the account ``settings.email`` with the API token given."""
+    """Calls Jira as the account of the API token (or personal access token) given."""
 
     def __init__(
         self,
@@ -67,7 +67,7 @@ class JiraClient:
         return await self._offset_pages(
             f"read the issue types of project {project}",
             f"/issue/createmeta/{project}/issuetypes",
-            ("issueTypes", "createMetaIssueType"),
+            ("issueTypes", "createMetaIssueType", "values"),
         )
 
     async def create_fields(
@@ -77,7 +77,7 @@ class JiraClient:
         fields = await self._offset_pages(
             f"read the create screen of project {project}, issue type {issue_type_id}",
             f"/issue/createmeta/{project}/issuetypes/{issue_type_id}",
-            ("fields", "results"),
+            ("fields", "results", "values"),
         )
         self._remember_names(fields, "fieldId")
         return fields
@@ -96,7 +96,7 @@ class JiraClient:
             "search users",
             "GET",
             "/user/search",
-            params={"query": query, "maxResults": limit},
+            params={**self.dialect.user_search(query), "maxResults": limit},
         )
         return answer.json()
 
@@ -145,11 +145,23 @@ class JiraClient:
     async def search_issues(
         self, jql: str, *, fields: Sequence[str] = ("id",), page_size: int = 50
     ) -> AsyncIterator[dict[str, Any]]:
-        """Every issue ``jql`` matches, page after page (``POST /search/jql``).
+        """Every issue ``jql`` matches, page after page.
 
-        Jira answers only ids unless ``fields`` names more, and may answer fewer
-        issues per page than ``page_size``.
+        Cloud pages ``POST /search/jql`` by ``nextPageToken`` and answers only ids
+        unless ``fields`` names more; Server pages ``POST /search`` by ``startAt``
+        against ``total``. Either may answer fewer issues per page than asked.
         """
+        pages = (
+            self._token_search(jql, fields, page_size)
+            if self.dialect.search_paging == "token"
+            else self._offset_search(jql, fields, page_size)
+        )
+        async for issue in pages:
+            yield issue
+
+    async def _token_search(
+        self, jql: str, fields: Sequence[str], page_size: int
+    ) -> AsyncIterator[dict[str, Any]]:
         token: str | None = None
         while True:
             body: dict[str, Any] = {
@@ -166,6 +178,64 @@ class JiraClient:
             token = page.get("nextPageToken")
             if page.get("isLast", True) or not token:
                 return
+
+    async def _offset_search(
+        self, jql: str, fields: Sequence[str], page_size: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        seen = 0
+        while True:
+            body = {
+                "jql": jql,
+                "fields": list(fields),
+                "startAt": seen,
+                "maxResults": page_size,
+            }
+            answer = await self._call("search issues", "POST", "/search", json=body)
+            page = answer.json()
+            issues = page.get("issues") or []
+            for issue in issues:
+                yield issue
+            seen += len(issues)
+            if not issues or seen >= int(page.get("total", seen)):
+                return
+
+    # --- Transitions and comments -----------------------------------------------
+
+    async def transitions(self, key: str) -> list[dict[str, Any]]:
+        """The transitions open to issue ``key`` now, with their screens' fields."""
+        answer = await self._call(
+            f"read the transitions of issue {key}",
+            "GET",
+            f"/issue/{key}/transitions",
+            params={"expand": "transitions.fields"},
+        )
+        return list(answer.json().get("transitions") or [])
+
+    async def transition_issue(
+        self, key: str, transition_id: str, fields: dict[str, Any]
+    ) -> None:
+        """Take transition ``transition_id`` on issue ``key``, setting ``fields``."""
+        body: dict[str, Any] = {"transition": {"id": transition_id}}
+        if fields:
+            body["fields"] = fields
+        await self._call(
+            f"transition issue {key}",
+            "POST",
+            f"/issue/{key}/transitions",
+            json=body,
+            expect=(204,),
+        )
+
+    async def add_comment(self, key: str, body: Any) -> dict[str, Any]:
+        """Add a comment (ADF on Cloud, wiki markup on Server) to issue ``key``."""
+        answer = await self._call(
+            f"comment on issue {key}",
+            "POST",
+            f"/issue/{key}/comment",
+            json={"body": body},
+            expect=(201,),
+        )
+        return answer.json()
 
     # --- The one way every call is made -------------------------------------------
 
@@ -243,15 +313,21 @@ class JiraClient:
                 field=field,
             )
         if status == 401:
+            what = (
+                "check [jira] email and the API token"
+                if self.settings.deployment == "cloud"
+                else "check the personal access token"
+            )
             messages = (
-                f"Jira refused the credentials of {self.settings.email} ({messages}). "
-                f"Fix: check [jira] email and the API token in the environment "
-                f"variable {self.settings.api_token_env}"
+                f"Jira refused the credentials of {self.settings.account} "
+                f"({messages}). Fix: {what} in the environment variable "
+                f"{self.settings.api_token_env}"
             )
         elif status == 403:
             messages = (
-                f"{messages}. Fix: give {self.settings.email} the Jira permission "
-                "this needs, such as Create Issues or Edit Issues in the project"
+                f"{messages}. Fix: give {self.settings.account} the Jira permission "
+                "this needs, such as Create Issues, Edit Issues, Transition Issues or "
+                "Add Comments in the project"
             )
         return RemoteError(_SERVICE, operation, status, messages, field=field)
 

@@ -1,20 +1,43 @@
-"""The in-memory Jira site behind the emulator: its seed, its issues and Jira's rules;
-a refused change raises ``JiraRejection`` with Jira's status and error body.
+"""The in-memory Jira site behind the emulator: its issues, comments, workflow and
+webhooks, and Jira's rules; a refused change raises ``JiraRejection``.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from caspira_jira._adf import is_adf_document
+from caspira_jira._adf import adf_to_text, is_adf_document
+from caspira_jira._emulator_hooks import Courier
 from caspira_jira._emulator_jql import JqlError, Query, parse_jql
-from caspira_jira._fields import SUMMARY_LIMIT, field_kind
+from caspira_jira._emulator_model import (
+    PRIORITIES,
+    RESOLUTIONS,
+    STATUSES,
+    TRANSITIONS,
+    Account,
+    Comment,
+    Fault,
+    Field,
+    Issue,
+    IssueType,
+    JiraRejection,
+    Problem,
+    Project,
+    Status,
+    Transition,
+)
+from caspira_jira._emulator_seed import SEEDS
+from caspira_jira._fields import SUMMARY_LIMIT
 
 __all__ = [
+    "PRIORITIES",
+    "RESOLUTIONS",
+    "STATUSES",
+    "TRANSITIONS",
     "Account",
     "Comment",
     "EmulatedJira",
@@ -28,7 +51,6 @@ __all__ = [
     "Transition",
 ]
 
-_CUSTOM = "com.atlassian.jira.plugin.system.customfieldtypes:"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ARRAY_KINDS = ("options", "named_list", "labels", "strings", "users")
 _ADF_BLOCKS = {
@@ -49,167 +71,21 @@ _ADF_BLOCKS = {
     "media",
 }
 _ADF_INLINES = {"text", "hardBreak", "mention", "emoji", "inlineCard", "date", "status"}
-
-
-class JiraRejection(Exception):
-    """A request Jira refuses: ``status`` and Jira's error body."""
-
-    def __init__(
-        self,
-        status: int,
-        messages: Sequence[str] = (),
-        errors: dict[str, str] | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-    ):
-        self.status = status
-        self.messages = list(messages)
-        self.errors = dict(errors or {})
-        self.headers = dict(headers or {})
-        super().__init__(
-            f"{status}: {'; '.join([*self.messages, *self.errors.values()])}"
-        )
-
-    def body(self) -> dict[str, Any]:
-        return {"errorMessages": self.messages, "errors": self.errors}
-
-
-class _Problem(ValueError):
-    """One field's value is refused; the message is what Jira says about it."""
-
-
-@dataclass
-class Account:
-    account_id: str
-    email: str
-    display_name: str
-    active: bool = True
-    account_type: str = "atlassian"
-    time_zone: str = "Europe/London"
-
-
-@dataclass(frozen=True)
-class Status:
-    id: str
-    name: str
-    category: str  # "new", "indeterminate" or "done", as Jira's status categories
-
-
-@dataclass(frozen=True)
-class Transition:
-    id: str
-    name: str
-    to: str
-
-
-@dataclass
-class Field:
-    id: str
-    name: str
-    schema: dict[str, Any]
-    options: list[dict[str, str]] | None = None
-
-    @property
-    def custom(self) -> bool:
-        return self.id.startswith("customfield_")
-
-    @property
-    def kind(self) -> str:
-        if self.schema.get("type") in ("issuetype", "project"):
-            return self.schema["type"]
-        return field_kind(self.schema)
-
-    @property
-    def clause_names(self) -> list[str]:
-        if self.custom:
-            return [f"cf[{self.id.removeprefix('customfield_')}]", self.name]
-        return [self.id]
-
-
-@dataclass
-class IssueType:
-    id: str
-    name: str
-    description: str
-    screen: tuple[str, ...]
-
-
-@dataclass
-class Project:
-    id: str
-    key: str
-    name: str
-    lead: str
-    issue_types: list[IssueType]
-    components: list[dict[str, str]]
-    versions: list[dict[str, str]]
-    next_number: int = 1
-
-    def issue_type(self, reference: dict[str, Any]) -> IssueType | None:
-        for issue_type in self.issue_types:
-            if str(reference.get("id")) == issue_type.id or (
-                "id" not in reference and reference.get("name") == issue_type.name
-            ):
-                return issue_type
-        return None
-
-
-@dataclass
-class Comment:
-    id: str
-    author: str
-    body: Any
-    created: str
-    updated: str
-
-
-@dataclass
-class Issue:
-    id: str
-    key: str
-    project: Project
-    issue_type: IssueType
-    status: Status
-    fields: dict[str, Any]
-    reporter: str
-    created: str
-    updated: str
-    comments: list[Comment] = field(default_factory=list)
-
-
-@dataclass
-class Fault:
-    """Answer the next ``remaining`` requests under ``path`` with ``status``."""
-
-    status: int
-    remaining: int
-    retry_after: float | None = None
-    path: str = "/rest/"
-
-
-PRIORITIES = [
-    {"id": "1", "name": "Highest", "statusColor": "#d04437"},
-    {"id": "2", "name": "High", "statusColor": "#f15C75"},
-    {"id": "3", "name": "Medium", "statusColor": "#f79232"},
-    {"id": "4", "name": "Low", "statusColor": "#707070"},
-    {"id": "5", "name": "Lowest", "statusColor": "#999999"},
-]
-
-STATUSES = [
-    Status("10000", "To Do", "new"),
-    Status("3", "In Progress", "indeterminate"),
-    Status("10001", "Done", "done"),
-]
-
-TRANSITIONS = [
-    Transition("11", "To Do", "10000"),
-    Transition("21", "In Progress", "3"),
-    Transition("31", "Done", "10001"),
-]
+# How Jira's changelog names the system fields whose name is not their id.
+_CHANGELOG_NAMES = {
+    "components": "Component",
+    "versions": "Version",
+    "fixVersions": "Fix Version",
+}
 
 
 class EmulatedJira:
-    """One Jira Cloud site in memory; ``app.state.emulator`` in the emulator app."""
+    """One Jira site in memory; ``app.state.emulator`` in the emulator app.
+
+    ``deployment`` is ``"cloud"`` (REST v3, ADF, accounts by id) or ``"server"``
+    (REST v2, wiki markup, users by name). Webhook deliveries go through
+    ``courier``; ``await drain()`` waits for those under way.
+    """
 
     def __init__(
         self,
@@ -219,21 +95,35 @@ class EmulatedJira:
         seed: str = "demo",
         base_url: str | None = None,
         search_page_size: int = 100,
+        deployment: str = "cloud",
+        webhook_retry_delay: float = 0.05,
+        webhook_retries: int = 3,
         clock: Callable[[], datetime] | None = None,
     ):
-        if seed not in _SEEDS:
-            known = ", ".join(sorted(_SEEDS))
+        if seed not in SEEDS:
+            known = ", ".join(sorted(SEEDS))
             raise ValueError(f"unknown seed {seed!r}; use one of: {known}")
+        if deployment not in ("cloud", "server"):
+            raise ValueError(
+                f"unknown deployment {deployment!r}; use 'cloud' or 'server'"
+            )
         self.email = email
         self.api_token = api_token
         self.seed = seed
         self.base_url = base_url.rstrip("/") if base_url else None
         self.search_page_size = search_page_size
+        self.deployment = deployment
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.courier = Courier(retry_delay=webhook_retry_delay, retries=webhook_retries)
         self.reset()
 
+    @property
+    def server(self) -> bool:
+        return self.deployment == "server"
+
     def reset(self) -> None:
-        """Forget every issue and fault and load the seed again."""
+        """Forget every issue, fault and webhook and load the seed again."""
+        self.courier.cancel()
         self.accounts: dict[str, Account] = {}
         self.fields: dict[str, Field] = {}
         self.projects: dict[str, Project] = {}
@@ -241,16 +131,63 @@ class EmulatedJira:
         self.faults: list[Fault] = []
         self._next_issue_id = 10001
         self._next_comment_id = 30001
+        self._next_changelog_id = 20001
         self.bot = Account(
-            "712020:c0ffee00-0b07-4bbb-8ccc-000000000001", self.email, "Caspira Bot"
+            "712020:c0ffee00-0b07-4bbb-8ccc-000000000001",
+            self.email,
+            "Caspira Bot",
+            token=self.api_token,
         )
         self.accounts[self.bot.account_id] = self.bot
-        _SEEDS[self.seed](self)
+        SEEDS[self.seed](self)
 
-    # --- Credentials and faults ----------------------------------------------------
+    # --- Credentials, faults and webhooks -------------------------------------------
 
-    def accepts(self, email: str, token: str) -> bool:
-        return email == self.email and token == self.api_token
+    def sign_in(self, email: str, token: str) -> Account | None:
+        """The active account Basic ``email:token`` belongs to (Cloud's way)."""
+        account = self.account_by_email(email)
+        if account is None or not account.active:
+            return None
+        return account if hmac.compare_digest(account.token, token) else None
+
+    def sign_in_with_token(self, token: str) -> Account | None:
+        """The active account a personal access token belongs to (Server's way)."""
+        for account in self.accounts.values():
+            if account.active and hmac.compare_digest(account.token, token):
+                return account
+        return None
+
+    async def drain(self) -> None:
+        """Wait until every webhook delivery made so far is done or has given up."""
+        await self.courier.drain()
+
+    def publish(
+        self, event: str, issue: Issue, body: dict[str, Any], changed: list[str]
+    ) -> None:
+        """Send ``body`` to the webhooks that want ``event`` about ``issue``."""
+        self.courier.publish(
+            event,
+            body,
+            matches=lambda jql: self.matches_jql(issue, jql),
+            changed=changed,
+        )
+
+    def check_jql(self, jql: str) -> str | None:
+        """Why ``jql`` cannot filter webhooks, or ``None`` when it can."""
+        try:
+            for clause in parse_jql(jql).clauses:
+                self._jql_reader(clause.field)
+        except JqlError as exc:
+            return str(exc)
+        return None
+
+    def matches_jql(self, issue: Issue, jql: str) -> bool:
+        if not jql.strip():
+            return True
+        try:
+            return self._matches(issue, parse_jql(jql))
+        except JqlError:
+            return False
 
     def add_fault(
         self,
@@ -289,6 +226,9 @@ class EmulatedJira:
     def account(self, account_id: str) -> Account | None:
         return self.accounts.get(account_id)
 
+    def account_by_username(self, username: str) -> Account | None:
+        return next((a for a in self.accounts.values() if a.username == username), None)
+
     def account_by_email(self, email: str) -> Account | None:
         folded = email.casefold()
         return next(
@@ -300,13 +240,22 @@ class EmulatedJira:
         folded = query.casefold()
         found = []
         for account in self.accounts.values():
-            words = [account.email, account.display_name, *account.display_name.split()]
+            words = [
+                account.email,
+                account.username,
+                account.display_name,
+                *account.display_name.split(),
+            ]
             if any(word.casefold().startswith(folded) for word in words):
                 found.append(account)
         return found
 
     def status(self, status_id: str) -> Status:
         return next(status for status in STATUSES if status.id == status_id)
+
+    def epoch_ms(self) -> int:
+        """Now in milliseconds since the epoch, as webhooks' ``timestamp``."""
+        return int(self.clock().timestamp() * 1000)
 
     def now(self) -> str:
         moment = self.clock().astimezone(UTC)
@@ -384,38 +333,149 @@ class EmulatedJira:
         issue.updated = self.now()
         return issue
 
-    def transitions(self, issue: Issue) -> list[Transition]:
-        """The transitions open from the issue's status: to every other status."""
-        return [t for t in TRANSITIONS if t.to != issue.status.id]
+    def delete_issue(self, key: str) -> Issue:
+        """``DELETE /issue/{key}``: the issue is gone; answers it as it was."""
+        issue = self.issue(key)
+        del self.issues[issue.key]
+        return issue
 
-    def transition(self, key: str, body: Any) -> Issue:
+    def transitions(self, issue: Issue) -> list[Transition]:
+        """The transitions the workflow opens from the issue's status."""
+        return [t for t in TRANSITIONS if issue.status.id in t.sources]
+
+    def transition(self, key: str, body: Any) -> tuple[Issue, list[dict[str, Any]]]:
+        """``POST /issue/{key}/transitions``: the issue and its changelog items.
+
+        Fields must be on the transition's screen and its required ones given.
+        Leaving Done clears the resolution, as Jira's reopen steps do.
+        """
         issue = self.issue(key)
         if not isinstance(body, dict) or not isinstance(body.get("transition"), dict):
             raise JiraRejection(
                 400, ["Give the transition as {'transition': {'id': ...}}."]
             )
-        if body.get("fields") or body.get("update"):
+        if body.get("update"):
             raise JiraRejection(
-                400,
-                ["This workflow's transitions have no screen; fields cannot be set."],
+                400, ["The emulator takes a transition's fields in 'fields' only."]
             )
+        given = body.get("fields") or {}
+        if not isinstance(given, dict):
+            raise JiraRejection(400, ["'fields' must be a JSON object."])
         wanted = str(body["transition"].get("id"))
         chosen = next((t for t in self.transitions(issue) if t.id == wanted), None)
         if chosen is None:
             raise JiraRejection(
                 400, [f"Transition id {wanted!r} is not valid for issue {issue.key}."]
             )
-        issue.status = self.status(chosen.to)
+
+        values = dict(issue.fields)
+        errors: dict[str, str] = {}
+        for name, value in given.items():
+            if name not in chosen.screen:
+                errors[name] = (
+                    f"Field {name!r} cannot be set. It is not on the appropriate "
+                    "screen, or unknown."
+                )
+                continue
+            try:
+                stored = self._accept(self.fields[name], issue.project, value)
+            except Problem as problem:
+                errors[name] = str(problem)
+                continue
+            values[name] = stored
+        for name in chosen.required:
+            if name not in errors and given.get(name) in (None, "", []):
+                errors[name] = f"{self.fields[name].name} is required."
+        if errors:
+            raise JiraRejection(400, errors=errors)
+
+        target = self.status(chosen.to)
+        if target.category != "done":
+            values.pop("resolution", None)
+        before, old_status = issue.fields, issue.status
+        issue.status, issue.fields = target, values
         issue.updated = self.now()
-        return issue
+        status_item = {
+            "field": "status",
+            "fieldtype": "jira",
+            "fieldId": "status",
+            "from": old_status.id,
+            "fromString": old_status.name,
+            "to": target.id,
+            "toString": target.name,
+        }
+        return issue, [status_item, *self.changelog(before, values)]
+
+    def changelog_id(self) -> str:
+        """A new changelog id, for a webhook's ``changelog``."""
+        self._next_changelog_id += 1
+        return str(self._next_changelog_id - 1)
+
+    def changelog(
+        self, before: dict[str, Any], after: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The changelog items between two versions of an issue's fields."""
+        items = []
+        for field_id, spec in self.fields.items():
+            old, new = before.get(field_id), after.get(field_id)
+            if old == new:
+                continue
+            from_id, from_text = self._shown(spec, old)
+            to_id, to_text = self._shown(spec, new)
+            items.append(
+                {
+                    "field": _CHANGELOG_NAMES.get(
+                        field_id, spec.name if spec.custom else field_id
+                    ),
+                    "fieldtype": "custom" if spec.custom else "jira",
+                    "fieldId": field_id,
+                    "from": from_id,
+                    "fromString": from_text,
+                    "to": to_id,
+                    "toString": to_text,
+                }
+            )
+        return items
+
+    def _shown(self, spec: Field, stored: Any) -> tuple[str | None, str | None]:
+        """A stored value as a changelog writes it: an id and the text people see."""
+        if stored is None:
+            return None, None
+        items = stored if isinstance(stored, list) else [stored]
+        ids: list[str] = []
+        texts: list[str] = []
+        for item in items:
+            if isinstance(item, dict) and item.get("type") == "doc":
+                texts.append(adf_to_text(item))
+            elif isinstance(item, dict):
+                ids.append(str(item.get("id", "")))
+                texts.append(str(item.get("value") or item.get("name") or ""))
+            elif spec.kind in ("user", "users"):
+                account = self.accounts.get(str(item))
+                ids.append(
+                    (account.username if self.server else account.account_id)
+                    if account
+                    else str(item)
+                )
+                texts.append(account.display_name if account else str(item))
+            else:
+                texts.append(str(item))
+        # Jira lists labels with spaces between them, other lists with commas.
+        joiner = " " if spec.kind == "labels" else ", "
+        return (", ".join(ids) or None), joiner.join(texts)
+
+    # --- Comments ---------------------------------------------------------------------
+
+    def comment(self, key: str, comment_id: str) -> tuple[Issue, Comment]:
+        issue = self.issue(key)
+        for comment in issue.comments:
+            if comment.id == comment_id:
+                return issue, comment
+        raise JiraRejection(404, [f"Can not find a comment for the id: {comment_id}."])
 
     def add_comment(self, key: str, body: Any, actor: Account) -> Comment:
         issue = self.issue(key)
-        text = body.get("body") if isinstance(body, dict) else None
-        if not is_adf_document(text) or _adf_problem(text):
-            raise JiraRejection(
-                400, ["The comment body must be an Atlassian Document Format document."]
-            )
+        text = self._comment_body(body)
         stamp = self.now()
         comment = Comment(
             str(self._next_comment_id), actor.account_id, text, stamp, stamp
@@ -424,6 +484,39 @@ class EmulatedJira:
         issue.comments.append(comment)
         issue.updated = stamp
         return comment
+
+    def edit_comment(
+        self, key: str, comment_id: str, body: Any, actor: Account
+    ) -> Comment:
+        issue, comment = self.comment(key, comment_id)
+        comment.body = self._comment_body(body)
+        comment.update_author = actor.account_id
+        comment.updated = issue.updated = self.now()
+        return comment
+
+    def delete_comment(self, key: str, comment_id: str) -> Comment:
+        issue, comment = self.comment(key, comment_id)
+        issue.comments.remove(comment)
+        issue.updated = self.now()
+        return comment
+
+    def _comment_body(self, body: Any) -> Any:
+        text = body.get("body") if isinstance(body, dict) else None
+        if self.server:
+            if not isinstance(text, str) or not text.strip():
+                raise JiraRejection(
+                    400, errors={"comment": "Comment body can not be empty!"}
+                )
+            return text
+        if not is_adf_document(text) or _adf_problem(text):
+            raise JiraRejection(
+                400, ["The comment body must be an Atlassian Document Format document."]
+            )
+        if not adf_to_text(text).strip():
+            raise JiraRejection(
+                400, errors={"comment": "Comment body can not be empty!"}
+            )
+        return text
 
     def search(self, jql: str) -> list[Issue]:
         """The issues a JQL query matches, in its order (by id when it gives none)."""
@@ -466,7 +559,7 @@ class EmulatedJira:
 
     def _field_on_screen(self, issue_type: IssueType, key: str) -> Field:
         if key not in issue_type.screen or key not in self.fields:
-            raise _Problem(
+            raise Problem(
                 f"Field {key!r} cannot be set: it is unknown or not on the screen of "
                 f"issue type {issue_type.name}."
             )
@@ -483,7 +576,7 @@ class EmulatedJira:
         try:
             spec = self._field_on_screen(issue_type, key)
             stored = self._accept(spec, project, value)
-        except _Problem as problem:
+        except Problem as problem:
             return str(problem)
         if stored is None:
             values.pop(key, None)
@@ -503,17 +596,17 @@ class EmulatedJira:
         for key, operations in update.items():
             try:
                 if key in fields:
-                    raise _Problem(
+                    raise Problem(
                         f"Field {key!r} cannot appear in both 'fields' and 'update'."
                     )
                 spec = self._field_on_screen(issue_type, key)
                 if not isinstance(operations, list):
-                    raise _Problem(
+                    raise Problem(
                         f"The update of {key!r} must be a list of operations."
                     )
                 for operation in operations:
                     self._operate(values, project, spec, operation)
-            except _Problem as problem:
+            except Problem as problem:
                 errors[key] = str(problem)
         return errors
 
@@ -521,7 +614,7 @@ class EmulatedJira:
         self, values: dict[str, Any], project: Project, spec: Field, operation: Any
     ) -> None:
         if not isinstance(operation, dict) or len(operation) != 1:
-            raise _Problem(
+            raise Problem(
                 "Each operation is one of {'set': v}, {'add': v}, {'remove': v}."
             )
         ((verb, argument),) = operation.items()
@@ -533,7 +626,7 @@ class EmulatedJira:
                 values[spec.id] = stored
             return
         if verb not in ("add", "remove") or spec.kind not in _ARRAY_KINDS:
-            raise _Problem(
+            raise Problem(
                 f"The operation {verb!r} is not supported on field {spec.id!r}."
             )
         (item,) = self._accept(spec, project, [argument])
@@ -545,27 +638,34 @@ class EmulatedJira:
         values[spec.id] = current
 
     def _accept(self, spec: Field, project: Project, value: Any) -> Any:
-        """The stored form of ``value`` for ``spec``; _Problem when Jira refuses it."""
+        """The stored form of ``value`` for ``spec``; Problem when Jira refuses it."""
         kind = spec.kind
         if spec.id == "summary":
             return _summary(value)
         if value is None or value == []:
             return None
+        if kind == "rich_text" and self.server:
+            if not isinstance(value, str):
+                raise Problem(
+                    f"Field {spec.name!r} takes a string of wiki markup on this "
+                    "version of the API."
+                )
+            return value
         if kind == "rich_text":
             if not is_adf_document(value):
-                raise _Problem(
+                raise Problem(
                     "The value must be an Atlassian Document Format document "
                     "(a JSON object with type 'doc'), not a plain string."
                 )
             problem = _adf_problem(value)
             if problem:
-                raise _Problem(f"The Atlassian document is not valid: {problem}.")
+                raise Problem(f"The Atlassian document is not valid: {problem}.")
             return value
         if kind == "text":
             if not isinstance(value, str):
-                raise _Problem(f"Field {spec.name!r} takes a string.")
+                raise Problem(f"Field {spec.name!r} takes a string.")
             if len(value) > SUMMARY_LIMIT:
-                raise _Problem(
+                raise Problem(
                     f"Field {spec.name!r} holds at most {SUMMARY_LIMIT} characters."
                 )
             return value
@@ -573,7 +673,7 @@ class EmulatedJira:
             return self._accept_one(spec, project, value)
         if kind in _ARRAY_KINDS:
             if not isinstance(value, list):
-                raise _Problem(f"Field {spec.name!r} takes a list.")
+                raise Problem(f"Field {spec.name!r} takes a list.")
             if kind == "labels":
                 return [_label(label) for label in value]
             if kind == "strings":
@@ -581,24 +681,24 @@ class EmulatedJira:
             return [self._accept_one(spec, project, item) for item in value]
         if kind == "date":
             if not isinstance(value, str) or not _DATE.fullmatch(value):
-                raise _Problem(f"Field {spec.name!r} takes a date as YYYY-MM-DD.")
+                raise Problem(f"Field {spec.name!r} takes a date as YYYY-MM-DD.")
             try:
                 date.fromisoformat(value)
             except ValueError:
-                raise _Problem(f"{value!r} is not a calendar date.") from None
+                raise Problem(f"{value!r} is not a calendar date.") from None
             return value
         if kind == "datetime":
             return _moment(spec, value)
         if kind == "number":
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _Problem(f"Field {spec.name!r} takes a number.")
+                raise Problem(f"Field {spec.name!r} takes a number.")
             return value
-        raise _Problem(f"Field {spec.id!r} cannot be set.")
+        raise Problem(f"Field {spec.id!r} cannot be set.")
 
     def _accept_one(self, spec: Field, project: Project, value: Any) -> Any:
         reference = value if isinstance(value, dict) else None
         if reference is None:
-            raise _Problem(
+            raise Problem(
                 f"Field {spec.name!r} takes an object, such as {{'id': ...}}."
             )
         kind_of_item = spec.schema.get("items") or spec.schema.get("type")
@@ -614,13 +714,21 @@ class EmulatedJira:
         if kind_of_item == "version":
             where = f"version of project {project.key}"
             return _pick(project.versions, reference, "name", where)
+        if kind_of_item == "resolution":
+            chosen = _pick(RESOLUTIONS, reference, "name", "resolution")
+            return {"id": chosen["id"], "name": chosen["name"]}
+        if kind_of_item == "user" and self.server:
+            account = self.account_by_username(str(reference.get("name")))
+            if account is None or not account.active:
+                raise Problem(f"User '{reference.get('name')}' does not exist.")
+            return account.account_id
         if kind_of_item == "user":
             account_id = reference.get("accountId") or reference.get("id")
             account = self.accounts.get(str(account_id))
             if account is None or not account.active:
-                raise _Problem(f"Specify a valid, active user for {spec.name!r}.")
+                raise Problem(f"Specify a valid, active user for {spec.name!r}.")
             return account.account_id
-        raise _Problem(f"Field {spec.id!r} cannot be set.")
+        raise Problem(f"Field {spec.id!r} cannot be set.")
 
     # --- JQL -------------------------------------------------------------------------
 
@@ -672,7 +780,7 @@ class EmulatedJira:
         out: list[str] = []
         for item in items:
             if isinstance(item, dict) and item.get("type") == "doc":
-                out.append(_adf_text(item))
+                out.append(adf_to_text(item))
             elif isinstance(item, dict):
                 out.extend(str(item[k]) for k in ("value", "name", "id") if k in item)
             elif spec.kind in ("user", "users"):
@@ -683,7 +791,9 @@ class EmulatedJira:
 
     def _user_values(self, account_id: str) -> list[str]:
         account = self.accounts.get(account_id)
-        return [account_id, account.email] if account else [account_id]
+        if account is None:
+            return [account_id]
+        return [account_id, account.email, account.username]
 
     def _order_key(self, name: str) -> Callable[[Issue], Any]:
         folded = name.casefold()
@@ -712,25 +822,23 @@ def _reference(value: Any) -> dict[str, Any]:
 
 def _summary(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _Problem("You must give the issue a summary.")
+        raise Problem("You must give the issue a summary.")
     if len(value) > SUMMARY_LIMIT:
-        raise _Problem(
+        raise Problem(
             f"The summary must be shorter than {SUMMARY_LIMIT + 1} characters."
         )
     if "\n" in value or "\r" in value:
-        raise _Problem("The summary cannot contain line breaks.")
+        raise Problem("The summary cannot contain line breaks.")
     return value
 
 
 def _label(label: Any) -> str:
     if not isinstance(label, str) or not label:
-        raise _Problem("A label must be a non-empty string.")
+        raise Problem("A label must be a non-empty string.")
     if any(ch.isspace() for ch in label):
-        raise _Problem(
-            f"The label {label!r} contains spaces, which labels cannot hold."
-        )
+        raise Problem(f"The label {label!r} contains spaces, which labels cannot hold.")
     if len(label) > SUMMARY_LIMIT:
-        raise _Problem(f"The label {label[:20]!r}... is longer than {SUMMARY_LIMIT}.")
+        raise Problem(f"The label {label[:20]!r}... is longer than {SUMMARY_LIMIT}.")
     return label
 
 
@@ -744,7 +852,7 @@ def _moment(spec: Field, value: Any) -> str:
         except ValueError:
             moment = None
     if moment is None or moment.tzinfo is None:
-        raise _Problem(
+        raise Problem(
             f"Field {spec.name!r} takes a date and time with an offset, "
             "such as 2026-01-16T19:52:55.000+0000."
         )
@@ -760,7 +868,7 @@ def _pick(
         if "id" not in reference and reference.get(attribute) == choice[attribute]:
             return choice
     given = reference.get("id", reference.get(attribute))
-    raise _Problem(f"{given!r} is not a valid {what}.")
+    raise Problem(f"{given!r} is not a valid {what}.")
 
 
 def _adf_problem(node: Any, depth: int = 0) -> str | None:
@@ -783,198 +891,3 @@ def _adf_problem(node: Any, depth: int = 0) -> str | None:
         if problem:
             return problem
     return None
-
-
-def _adf_text(node: dict[str, Any]) -> str:
-    if node.get("type") == "text":
-        return str(node.get("text", ""))
-    if node.get("type") == "hardBreak":
-        return "\n"
-    separator = "\n\n" if node.get("type") == "doc" else ""
-    return separator.join(_adf_text(child) for child in node.get("content", []))
-
-
-def _seed_demo(site: EmulatedJira) -> None:
-    """Project APP with Bug, Task and Story, a few custom fields and six people."""
-    people = [
-        (
-            "712020:5b0c8d2e-aaaa-4bbb-8ccc-0d1e2f3a4b5c",
-            "priya.nair@example.com",
-            "Priya Nair",
-        ),
-        (
-            "712020:8d3f1e6a-1111-4ccc-9ddd-2e3f4a5b6c7d",
-            "dana.whitfield@example.com",
-            "Dana Whitfield",
-        ),
-        (
-            "712020:1a2b3c4d-2222-4ddd-8eee-3f4a5b6c7d8e",
-            "marcus.oyelaran@example.com",
-            "Marcus Oyelaran",
-        ),
-        (
-            "712020:2b3c4d5e-3333-4eee-9fff-4a5b6c7d8e9f",
-            "lena.kowalczyk@example.com",
-            "Lena Kowalczyk",
-        ),
-        (
-            "712020:3c4d5e6f-4444-4fff-8aaa-5b6c7d8e9fa0",
-            "tomas.reyes@example.com",
-            "Tomás Reyes",
-        ),
-        (
-            "712020:4d5e6f70-5555-4aaa-9bbb-6c7d8e9fa0b1",
-            "sam.patel@example.com",
-            "Sam Patel",
-        ),
-    ]
-    for account_id, email, name in people:
-        site.accounts[account_id] = Account(account_id, email, name)
-    # Sam left the company: the account exists but can no longer be assigned.
-    site.accounts[people[-1][0]].active = False
-
-    def options(first_id: int, *values: str) -> list[dict[str, str]]:
-        return [{"id": str(first_id + n), "value": v} for n, v in enumerate(values)]
-
-    def custom(
-        number: int,
-        name: str,
-        kind: str,
-        type_: str,
-        items: str | None = None,
-        choices: list[dict[str, str]] | None = None,
-    ) -> Field:
-        schema: dict[str, Any] = {
-            "type": type_,
-            "custom": _CUSTOM + kind,
-            "customId": number,
-        }
-        if items:
-            schema["items"] = items
-        return Field(f"customfield_{number}", name, schema, choices)
-
-    def system(field_id: str, name: str, type_: str, items: str | None = None) -> Field:
-        schema: dict[str, Any] = {"type": type_, "system": field_id}
-        if items:
-            schema["items"] = items
-        return Field(field_id, name, schema)
-
-    all_fields = [
-        system("summary", "Summary", "string"),
-        system("description", "Description", "string"),
-        system("environment", "Environment", "string"),
-        system("issuetype", "Issue Type", "issuetype"),
-        system("project", "Project", "project"),
-        system("priority", "Priority", "priority"),
-        system("components", "Components", "array", "component"),
-        system("versions", "Affects versions", "array", "version"),
-        system("fixVersions", "Fix versions", "array", "version"),
-        system("labels", "Labels", "array", "string"),
-        system("duedate", "Due date", "date"),
-        system("assignee", "Assignee", "user"),
-        system("reporter", "Reporter", "user"),
-        system("status", "Status", "status"),
-        system("created", "Created", "datetime"),
-        system("updated", "Updated", "datetime"),
-        custom(10040, "Environment", "textarea", "string"),
-        custom(
-            10041,
-            "Customer Impact",
-            "select",
-            "option",
-            choices=options(10100, "Low", "Medium", "High"),
-        ),
-        custom(10042, "Reporter Email", "textfield", "string"),
-        custom(
-            10043,
-            "Affected Platforms",
-            "multicheckboxes",
-            "array",
-            "option",
-            options(10110, "iOS", "Android", "Web", "Desktop"),
-        ),
-        custom(
-            10044,
-            "Browsers",
-            "multiselect",
-            "array",
-            "option",
-            options(10120, "Chrome", "Firefox", "Safari", "Edge"),
-        ),
-        custom(10045, "Story Points", "float", "number"),
-        custom(10046, "Found On", "datepicker", "date"),
-        custom(10047, "QA Contact", "userpicker", "user"),
-        custom(
-            10048,
-            "Severity",
-            "radiobuttons",
-            "option",
-            choices=options(10130, "Blocker", "Major", "Minor"),
-        ),
-        custom(10049, "Internal Notes", "textarea", "string"),
-        custom(10050, "Reported At", "datetime", "datetime"),
-    ]
-    site.fields = {spec.id: spec for spec in all_fields}
-
-    common = (
-        "summary",
-        "issuetype",
-        "project",
-        "description",
-        "priority",
-        "labels",
-        "assignee",
-        "reporter",
-        "components",
-    )
-    bug = (
-        *common,
-        "versions",
-        "fixVersions",
-        "duedate",
-        *(
-            f"customfield_{n}"
-            for n in (
-                10040,
-                10041,
-                10042,
-                10043,
-                10044,
-                10045,
-                10046,
-                10047,
-                10048,
-                10050,
-            )
-        ),
-    )
-    site.projects["APP"] = Project(
-        id="10000",
-        key="APP",
-        name="Customer App",
-        lead=people[0][0],
-        issue_types=[
-            IssueType("10004", "Bug", "A problem that stops the app working.", bug),
-            IssueType("10003", "Task", "A piece of work to do.", (*common, "duedate")),
-            IssueType(
-                "10002",
-                "Story",
-                "A feature told from a user's view.",
-                (*common, "customfield_10045"),
-            ),
-        ],
-        components=[
-            {"id": "10200", "name": "Web Portal"},
-            {"id": "10201", "name": "Mobile App"},
-            {"id": "10202", "name": "API"},
-            {"id": "10203", "name": "Billing"},
-        ],
-        versions=[
-            {"id": "10300", "name": "4.0"},
-            {"id": "10301", "name": "4.1"},
-            {"id": "10302", "name": "4.1.1"},
-        ],
-    )
-
-
-_SEEDS: dict[str, Callable[[EmulatedJira], None]] = {"demo": _seed_demo}

@@ -53,9 +53,9 @@ class FieldSpec:
 def field_kind(schema: dict[str, Any]) -> str:
     """The shape a field with this schema takes, one of the kinds ``shape_value`` knows.
 
-    ``rich_text``, ``text``, ``option``, ``options``, ``named`` (priority, a version or
-    a component), ``named_list``, ``labels``, ``strings``, ``date``, ``datetime``,
-    ``number``, ``user``, ``users``; anything else is ``unsupported``.
+    ``rich_text``, ``text``, ``option``, ``options``, ``named`` (priority, resolution,
+    a version or a component), ``named_list``, ``labels``, ``strings``, ``date``,
+    ``datetime``, ``number``, ``user``, ``users``; anything else is ``unsupported``.
     """
     kind = schema.get("type")
     items = schema.get("items")
@@ -68,7 +68,7 @@ def field_kind(schema: dict[str, Any]) -> str:
         ):
             return "rich_text"
         return "text"
-    if kind in ("priority", "component", "version"):
+    if kind in ("priority", "resolution", "component", "version"):
         return "named"
     if kind in ("option", "date", "datetime", "number", "user"):
         return kind
@@ -131,8 +131,8 @@ def shape_value(
     """The JSON value ``spec``'s field takes for ``value``; ``None`` stays ``None``.
 
     ``key`` is the field as the flow names it, so errors point at the configuration.
-    User fields take a :class:`User` or an account id; e-mail addresses are resolved
-    to users before shaping.
+    User fields take a :class:`User`, an account id (Cloud) or a user name (Server);
+    e-mail addresses are resolved to users before shaping.
     """
     if value is None:
         return None
@@ -236,13 +236,15 @@ class _Shaper:
 
     def _user(self, value: Any) -> dict[str, str]:
         if isinstance(value, str):
-            value = User(account_id=value)
+            # An account id on Cloud, a user name on Server: the dialect takes its own.
+            value = User(account_id=value, name=value)
         shaped = self.dialect.user_value(value) if isinstance(value, User) else None
         if shaped is None:
             raise self.fail(
                 f"the value {value!r} does not name a Jira user for field "
                 f"{self.spec.title}",
-                "map an e-mail address of a Jira user or an account id to it",
+                "map an e-mail address of a Jira user, an account id (Cloud) or a "
+                "user name (Server) to it",
             )
         return shaped
 

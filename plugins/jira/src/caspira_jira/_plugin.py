@@ -1,7 +1,10 @@
-"""The Jira connector: the hooks the engine calls to make, find and update issues."""
+"""The Jira connector: the hooks the engine calls to make, find, update, transition and
+comment on issues, and the webhook route Jira's changes come in by.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -9,12 +12,16 @@ from caspira_hookspecs import (
     ConfigError,
     CreatedIssue,
     Flow,
+    InboundEvent,
+    IssueComment,
     IssueDraft,
     IssueRef,
     MappingError,
     PluginContext,
     RemoteError,
     User,
+    WebhookRequest,
+    WebhookRoute,
     hookimpl,
 )
 from caspira_jira._client import JiraClient
@@ -22,6 +29,13 @@ from caspira_jira._fields import FieldSpec, clean_label, clean_labels, fit_summa
 from caspira_jira._fields import shape_value as _shape_value
 from caspira_jira._screens import CreateScreen, ScreenCatalogue
 from caspira_jira._settings import JiraSettings
+from caspira_jira._transitions import (
+    example_value,
+    missing_fields,
+    pick_transition,
+    transition_screen,
+)
+from caspira_jira._webhook import parse_delivery
 
 __all__ = ["JiraPlugin"]
 
@@ -33,8 +47,13 @@ _CARRIED_BY_DRAFT = ("summary", "description")
 _SET_BY_FLOW = ("project", "issuetype")
 
 
+#: Where the daemon receives Jira's webhook deliveries.
+WEBHOOK_PATH = "/hooks/jira"
+
+
 class JiraPlugin:
-    """Creates, finds and updates Jira issues for records, and finds Jira users."""
+    """Creates, finds, updates, transitions and comments on Jira issues for records,
+    finds Jira users, and parses Jira's webhook deliveries."""
 
     name = "jira"
     settings_model = JiraSettings
@@ -43,20 +62,22 @@ class JiraPlugin:
         settings = context.settings
         if not isinstance(settings, JiraSettings):
             settings = JiraSettings.model_validate(settings or {})
-        try:
-            token = context.secret(settings.api_token_env)
-        except KeyError:
-            raise ConfigError(
-                "[jira]",
-                [
-                    (
-                        "api_token_env",
-                        f"the environment variable {settings.api_token_env} is not "
-                        "set; set it to the API token of "
-                        f"{settings.email} (id.atlassian.com, Security, API tokens)",
-                    )
-                ],
-            ) from None
+        where = (
+            f"the API token of {settings.email} (id.atlassian.com, Security, API "
+            "tokens)"
+            if settings.deployment == "cloud"
+            else "a personal access token of the account caspira acts as (Jira "
+            "profile, Personal Access Tokens)"
+        )
+        token = _secret(context, "api_token_env", settings.api_token_env, where)
+        self._webhook_secret: str | None = None
+        if settings.webhook_secret_env:
+            self._webhook_secret = _secret(
+                context,
+                "webhook_secret_env",
+                settings.webhook_secret_env,
+                "the secret the Jira webhook was registered with",
+            )
 
         self.settings = settings
         self.client = JiraClient(
@@ -64,6 +85,8 @@ class JiraPlugin:
         )
         self.screens = ScreenCatalogue(self.client)
         self._users: dict[str, User | None] = {}
+        self._myself: User | None = None
+        self._myself_lock = asyncio.Lock()
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -74,7 +97,25 @@ class JiraPlugin:
             f"{self.settings.idempotency_label_prefix}{draft.idempotency_key}"
         )
 
-    # --- Hooks ------------------------------------------------------------------------
+    # --- Hooks: intake ----------------------------------------------------------------
+
+    @hookimpl
+    def webhook_routes(self) -> list[WebhookRoute]:
+        """``POST /hooks/jira``, where Jira's webhooks deliver."""
+        return [
+            WebhookRoute(path=WEBHOOK_PATH, name="jira", handler=self.receive_webhook)
+        ]
+
+    async def receive_webhook(self, request: WebhookRequest) -> list[InboundEvent]:
+        """The events of one Jira delivery; see ``caspira_jira._webhook``."""
+        return parse_delivery(
+            request,
+            site=self.settings.site,
+            secret=self._webhook_secret,
+            secret_env=self.settings.webhook_secret_env,
+        )
+
+    # --- Hooks: from records to issues ----------------------------------------------
 
     @hookimpl
     async def resolve_user(self, email: str, flow: Flow) -> User | None:
@@ -169,6 +210,95 @@ class JiraPlugin:
             return issue
         return issue.model_copy(update={"url": self.client.browse_url(issue.key)})
 
+    # --- Hooks: the way back ----------------------------------------------------------
+
+    @hookimpl
+    async def acting_user(self, flow: Flow) -> User:
+        """The account caspira acts as (``GET /myself``), asked once."""
+        async with self._myself_lock:
+            if self._myself is None:
+                account = await self.client.myself()
+                self._myself = self.client.dialect.user(account)
+        return self._myself
+
+    @hookimpl
+    async def transition_issue(
+        self, issue: IssueRef, status: str, flow: Flow, fields: dict[str, Any]
+    ) -> str:
+        """Move ``issue`` to ``status`` by the transition leading there.
+
+        ``fields`` (ids or display names) are shaped by the transition screen's
+        schemas. An issue already in ``status`` is left alone. Answers the status
+        reached, spelled as Jira spells it.
+        """
+        current = await self._status_of(issue)
+        if current.casefold() == status.casefold():
+            log.debug("issue.already_in_status", extra={"issue": issue.key})
+            return current
+
+        transitions = await self.client.transitions(issue.key)
+        chosen = pick_transition(
+            transitions, status, issue_key=issue.key, current=current, flow=flow.name
+        )
+        screen = transition_screen(issue.key, chosen)
+        target = str(chosen["to"]["name"])
+        where = f'flows.{flow.name}.transition_fields."{status}"'
+        shaped: dict[str, Any] = {}
+        for key, value in (fields or {}).items():
+            spec = screen.by_key(key)
+            if spec is None:
+                offered = ", ".join(s.title for s in screen.fields.values()) or "none"
+                raise MappingError(
+                    issue.key,
+                    key,
+                    f"the transition {screen.issue_type!r} to {target} has no field "
+                    f"{key!r} on its screen (it has: {offered})",
+                    f"remove {key!r} from {where}",
+                )
+            value = await self._with_users(spec, value, key, issue.key)
+            shaped[spec.id] = self._shape(spec, value, key, issue.key)
+        for spec in missing_fields(screen, shaped):
+            raise MappingError(
+                issue.key,
+                spec.id,
+                f"the transition {screen.issue_type!r} to {target} requires "
+                f"{spec.title}, and no value is given for it",
+                f'give it in {where}, for example {spec.id} = "{example_value(spec)}"',
+            )
+
+        await self.client.transition_issue(issue.key, str(chosen["id"]), shaped)
+        log.info(
+            "issue.transitioned",
+            extra={"issue": issue.key, "status": target, "flow": flow.name},
+        )
+        return target
+
+    @hookimpl
+    async def add_issue_comment(
+        self, issue: IssueRef, comment: IssueComment, flow: Flow
+    ) -> str:
+        """Post ``comment.body`` on ``issue`` as Jira's rich text; answer its id."""
+        if not comment.body.strip():
+            raise MappingError(
+                issue.key,
+                "comment",
+                f"comment {comment.comment_id} is empty, and Jira refuses empty "
+                "comments",
+                "give the comment a text on the record's side",
+            )
+        answer = await self.client.add_comment(
+            issue.key, self.client.dialect.rich_text(comment.body)
+        )
+        log.info(
+            "comment.added",
+            extra={"issue": issue.key, "comment": answer.get("id"), "flow": flow.name},
+        )
+        return str(answer["id"])
+
+    async def _status_of(self, issue: IssueRef) -> str:
+        answer = await self.client.get_issue(issue.key, ("status",))
+        return str(answer["fields"]["status"]["name"])
+
     # --- Building what is sent -----------------------------------------------------
 
     async def find_user(self, email: str) -> User | None:
@@ -245,7 +375,7 @@ class JiraPlugin:
                 continue
             if spec.id == "assignee" and (draft.assignee or draft.assignee_email):
                 continue
-            value = await self._with_users(spec, value, key, draft)
+            value = await self._with_users(spec, value, key, draft.record_id)
             shaped = self._shape(spec, value, key, record)
             if shaped is not None or not creating:
                 fields[spec.id] = shaped
@@ -257,22 +387,22 @@ class JiraPlugin:
         )
 
     async def _with_users(
-        self, spec: FieldSpec, value: Any, key: str, draft: IssueDraft
+        self, spec: FieldSpec, value: Any, key: str, record_id: str
     ) -> Any:
         """``value`` with e-mail addresses in user fields turned into Jira users."""
         if spec.kind not in ("user", "users") or value is None:
             return value
         if spec.kind == "users" and isinstance(value, list | tuple):
-            return [await self._user_for(item, key, draft) for item in value]
-        return await self._user_for(value, key, draft)
+            return [await self._user_for(item, key, record_id) for item in value]
+        return await self._user_for(value, key, record_id)
 
-    async def _user_for(self, value: Any, key: str, draft: IssueDraft) -> Any:
+    async def _user_for(self, value: Any, key: str, record_id: str) -> Any:
         if not (isinstance(value, str) and "@" in value):
             return value
         user = await self.find_user(value)
         if user is None:
             raise MappingError(
-                draft.record_id,
+                record_id,
                 key,
                 f"no active Jira account has the e-mail address {value!r}",
                 "invite that person to Jira, or map the field to someone who has an "
@@ -322,11 +452,8 @@ class JiraPlugin:
             chosen = hidden[0]
         else:
             return None
-        return User(
-            account_id=self.client.dialect.user_id(chosen),
-            email=chosen.get("emailAddress") or wanted,
-            display_name=chosen.get("displayName"),
-        )
+        user = self.client.dialect.user(chosen)
+        return user.model_copy(update={"email": user.email or wanted})
 
     def _ref(self, issue: dict[str, Any]) -> IssueRef:
         key = str(issue["key"])
@@ -336,3 +463,18 @@ class JiraPlugin:
 def _jql_string(text: str) -> str:
     """``text`` escaped for a double-quoted JQL string."""
     return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _secret(context: PluginContext, key: str, env_name: str, what: str) -> str:
+    try:
+        return context.secret(env_name)
+    except KeyError:
+        raise ConfigError(
+            "[jira]",
+            [
+                (
+                    key,
+                    f"the environment variable {env_name} is not set; set it to {what}",
+                )
+            ],
+        ) from None

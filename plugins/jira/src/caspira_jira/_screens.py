@@ -73,7 +73,7 @@ class ScreenCatalogue:
                     record_id,
                     "project",
                     f"Jira has no project {project!r} that "
-                    f"{self._client.settings.email} can create issues in "
+                    f"{self._client.settings.account} can create issues in "
                     f"({exc.detail})",
                     "correct the flow's project (or the route) to a project key, "
                     "or give the account the Create Issues permission there",

@@ -1,33 +1,41 @@
-"""The ``[jira]`` configuration section: the site, the account, the issue marker."""
+"""The ``[jira]`` configuration section: the site, the account, the issue marker, the
+webhook secret."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["JiraSettings"]
 
 
 class JiraSettings(BaseModel):
-    """How caspira reaches Jira.
+    """How caspira reaches Jira, and how Jira's webhooks prove where they come from.
 
     ``site`` is the site's base URL (``https://example.atlassian.net``), ``email``
     the account caspira acts as and ``api_token_env`` the environment variable that
-    holds that account's API token. Every issue caspira creates carries the label
-    ``idempotency_label_prefix`` + the record's idempotency key, so a retried create
-    finds the issue an interrupted attempt made.
+    holds that account's API token. With ``deployment = "server"`` (Jira Server or
+    Data Center) ``api_token_env`` holds a personal access token, which names the
+    account by itself, so ``email`` may be left out. Every issue caspira creates
+    carries the label ``idempotency_label_prefix`` + the record's idempotency key,
+    so a retried create finds the issue an interrupted attempt made.
+
+    ``webhook_secret_env``, when given, names the environment variable holding the
+    secret Jira's webhook was registered with; deliveries whose ``X-Hub-Signature``
+    does not match it are refused.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     site: str
-    email: str
+    email: str | None = None
     api_token_env: str
-    deployment: Literal["cloud"] = "cloud"
+    deployment: Literal["cloud", "server"] = "cloud"
     timeout_seconds: float = Field(default=30.0, gt=0)
     idempotency_label_prefix: str = "caspira-"
+    webhook_secret_env: str | None = None
 
     @field_validator("site")
     @classmethod
@@ -45,8 +53,8 @@ class JiraSettings(BaseModel):
 
     @field_validator("email")
     @classmethod
-    def _looks_like_email(cls, email: str) -> str:
-        if "@" not in email:
+    def _looks_like_email(cls, email: str | None) -> str | None:
+        if email is not None and "@" not in email:
             raise ValueError(
                 f"email {email!r} is not an e-mail address; give the address of the "
                 "Jira account whose API token api_token_env holds"
@@ -62,3 +70,20 @@ class JiraSettings(BaseModel):
                 "spaces, because Jira labels cannot hold spaces; for example 'caspira-'"
             )
         return prefix
+
+    @model_validator(mode="after")
+    def _cloud_needs_email(self) -> JiraSettings:
+        if self.deployment == "cloud" and self.email is None:
+            raise ValueError(
+                "email is missing; Jira Cloud signs in with an e-mail address and an "
+                "API token, so give the address of the account api_token_env belongs "
+                "to (or set deployment = 'server' for Jira Server or Data Center)"
+            )
+        return self
+
+    @property
+    def account(self) -> str:
+        """How messages name the account caspira acts as."""
+        if self.email:
+            return self.email
+        return f"the account of the token in {self.api_token_env}"

@@ -1,5 +1,6 @@
-"""An in-memory Jira Cloud (REST v3) for tests and demos; its state is
-``app.state.emulator``. Paths under ``/_emulator/`` are helpers, not Jira's API.
+"""An in-memory Jira for tests and demos: Cloud (REST v3) by default, Server/Data Center
+(REST v2) with ``deployment=server``; its state is ``app.state.emulator``. Paths under
+``/_emulator/`` are helpers, not Jira's API.
 """
 
 from __future__ import annotations
@@ -16,58 +17,88 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from caspira_jira._emulator_hooks import Webhook
+from caspira_jira._emulator_render import Call, api_root
 from caspira_jira._emulator_site import (
     PRIORITIES,
-    STATUSES,
     Account,
     Comment,
     EmulatedJira,
-    Field,
     Issue,
-    IssueType,
     JiraRejection,
     Project,
-    Status,
 )
 
-__all__ = ["EmulatedJira", "create_app"]
+__all__ = ["WEBHOOK_EVENTS", "EmulatedJira", "create_app"]
 
-_API = "/rest/api/3"
-_OPTIONS = ("email", "api_token", "seed", "base_url", "search_page_size")
-_Handler = Callable[[Request, "_Call"], Awaitable[Response]]
+_OPTIONS = (
+    "email",
+    "api_token",
+    "seed",
+    "base_url",
+    "search_page_size",
+    "deployment",
+    "webhook_retry_delay",
+    "webhook_retries",
+)
+_Handler = Callable[[Request, Call], Awaitable[Response]]
+
+#: The events the emulator delivers.
+WEBHOOK_EVENTS = (
+    "jira:issue_created",
+    "jira:issue_updated",
+    "jira:issue_deleted",
+    "comment_created",
+    "comment_updated",
+    "comment_deleted",
+)
 
 
 def create_app(**options: str) -> Starlette:
-    """A Starlette app emulating one Jira Cloud site.
+    """A Starlette app emulating one Jira site.
 
     Options (all strings, as ``--set key=value`` gives them): ``email`` and
-    ``api_token``, the Basic credentials it accepts (default
-    ``caspira-bot@example.com`` / ``caspira-demo-token``); ``seed`` (``demo``);
+    ``api_token``, the bot account and its token (default
+    ``caspira-bot@example.com`` / ``caspira-demo-token``; every seeded person signs
+    in with ``<local part of the e-mail>-token``); ``seed`` (``demo``);
     ``base_url`` for ``self`` links (default: the URL each request came to);
-    ``search_page_size``, the most issues one search page holds (default 100).
+    ``search_page_size``, the most issues one search page holds (default 100);
+    ``deployment``, ``cloud`` (REST v3, Basic e-mail:token) or ``server`` (REST
+    v2, Bearer personal access tokens); ``webhook_retry_delay``, the seconds
+    before a failed webhook delivery is first sent again (default 0.05, doubling
+    after), and ``webhook_retries``, how often (default 3).
     """
     unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
         raise ValueError(
             f"unknown Jira emulator option(s) {unknown}; known: {', '.join(_OPTIONS)}"
         )
-    try:
-        page_size = int(options.get("search_page_size", "100"))
-    except ValueError:
-        raise ValueError(
-            f"search_page_size {options['search_page_size']!r} is not a whole number"
-        ) from None
     site = EmulatedJira(
         email=options.get("email", "caspira-bot@example.com"),
         api_token=options.get("api_token", "caspira-demo-token"),
         seed=options.get("seed", "demo"),
         base_url=options.get("base_url") or None,
-        search_page_size=max(1, page_size),
+        search_page_size=max(1, _number(options, "search_page_size", "100", int)),
+        deployment=options.get("deployment", "cloud"),
+        webhook_retry_delay=max(
+            0.0, _number(options, "webhook_retry_delay", "0.05", float)
+        ),
+        webhook_retries=max(0, _number(options, "webhook_retries", "3", int)),
     )
+    root = api_root(site)
 
     def api(path: str, handler: _Handler, *methods: str) -> Route:
-        return Route(_API + path, _endpoint(site, handler), methods=list(methods))
+        return Route(root + path, _endpoint(site, handler), methods=list(methods))
 
+    def admin(path: str, handler: _Handler, *methods: str) -> Route:
+        return Route(
+            "/rest/webhooks/1.0" + path, _endpoint(site, handler), methods=list(methods)
+        )
+
+    def extra(path: str, handler: Any, *methods: str) -> Route:
+        return Route("/_emulator" + path, _extra(site, handler), methods=list(methods))
+
+    comment = "/issue/{key}/comment/{comment_id}"
     routes = [
         api("/field", _fields, "GET"),
         api("/issue/createmeta/{project}/issuetypes", _create_issue_types, "GET"),
@@ -79,232 +110,45 @@ def create_app(**options: str) -> Starlette:
         api("/issue", _create_issue, "POST"),
         api("/issue/{key}", _get_issue, "GET"),
         api("/issue/{key}", _edit_issue, "PUT"),
+        api("/issue/{key}", _delete_issue, "DELETE"),
         api("/issue/{key}/transitions", _transitions, "GET"),
         api("/issue/{key}/transitions", _do_transition, "POST"),
         api("/issue/{key}/comment", _comments, "GET"),
         api("/issue/{key}/comment", _add_comment, "POST"),
-        api("/search/jql", _search, "GET", "POST"),
-        api("/search", _removed_search, "GET", "POST"),
-        Route("/_emulator/issues", _extra(site, _extra_issues), methods=["GET"]),
-        Route("/_emulator/faults", _extra(site, _extra_fault), methods=["POST"]),
-        Route("/_emulator/reset", _extra(site, _extra_reset), methods=["POST"]),
+        api(comment, _get_comment, "GET"),
+        api(comment, _edit_comment, "PUT"),
+        api(comment, _delete_comment, "DELETE"),
+        admin("/webhook", _register_admin, "POST"),
+        admin("/webhook", _list_admin, "GET"),
+        admin("/webhook/{webhook_id}", _get_admin, "GET"),
+        admin("/webhook/{webhook_id}", _delete_admin, "DELETE"),
+        extra("/issues", _extra_issues, "GET"),
+        extra("/deliveries", _extra_deliveries, "GET"),
+        extra("/faults", _extra_fault, "POST"),
+        extra("/reset", _extra_reset, "POST"),
     ]
+    if site.server:
+        routes.append(api("/search", _offset_search, "GET", "POST"))
+    else:
+        routes += [
+            api("/search/jql", _search, "GET", "POST"),
+            api("/search", _removed_search, "GET", "POST"),
+            api("/webhook", _register_dynamic, "POST"),
+            api("/webhook", _list_dynamic, "GET"),
+            api("/webhook", _delete_dynamic, "DELETE"),
+        ]
     app = Starlette(routes=routes)
     app.state.emulator = site
     return app
 
 
-class _Call:
-    """What a handler needs besides the request: the site, the caller, link roots."""
-
-    def __init__(self, site: EmulatedJira, actor: Account, base: str):
-        self.site = site
-        self.actor = actor
-        self.base = base
-        self.api = base + _API
-
-    # --- Rendering the site as Jira's JSON -------------------------------------
-
-    def user(self, account: Account) -> dict[str, Any]:
-        return {
-            "self": f"{self.api}/user?accountId={account.account_id}",
-            "accountId": account.account_id,
-            "accountType": account.account_type,
-            "emailAddress": account.email,
-            "displayName": account.display_name,
-            "active": account.active,
-            "timeZone": account.time_zone,
-        }
-
-    def user_ref(self, account_id: str) -> dict[str, Any]:
-        account = self.site.account(account_id)
-        if account is None:
-            return {"accountId": account_id}
-        return self.user(account)
-
-    def issue_type(self, issue_type: IssueType) -> dict[str, Any]:
-        return {
-            "self": f"{self.api}/issuetype/{issue_type.id}",
-            "id": issue_type.id,
-            "name": issue_type.name,
-            "description": issue_type.description,
-            "iconUrl": f"{self.base}/images/icons/issuetypes/{issue_type.id}.png",
-            "subtask": False,
-            "hierarchyLevel": 0,
-        }
-
-    def priority(self, priority: dict[str, str]) -> dict[str, Any]:
-        return {
-            "self": f"{self.api}/priority/{priority['id']}",
-            "iconUrl": f"{self.base}/images/icons/priorities/{priority['id']}.svg",
-            "name": priority["name"],
-            "id": priority["id"],
-        }
-
-    def component(self, component: dict[str, str]) -> dict[str, Any]:
-        return {
-            "self": f"{self.api}/component/{component['id']}",
-            "id": component["id"],
-            "name": component["name"],
-        }
-
-    def version(self, version: dict[str, str]) -> dict[str, Any]:
-        return {
-            "self": f"{self.api}/version/{version['id']}",
-            "id": version["id"],
-            "name": version["name"],
-            "archived": False,
-            "released": False,
-        }
-
-    def option(self, option: dict[str, str]) -> dict[str, Any]:
-        return {
-            "self": f"{self.api}/customFieldOption/{option['id']}",
-            "value": option["value"],
-            "id": option["id"],
-        }
-
-    def status(self, status: Status) -> dict[str, Any]:
-        category_ids = {"new": 2, "indeterminate": 4, "done": 3}
-        category_names = {
-            "new": "To Do",
-            "indeterminate": "In Progress",
-            "done": "Done",
-        }
-        return {
-            "self": f"{self.api}/status/{status.id}",
-            "id": status.id,
-            "name": status.name,
-            "statusCategory": {
-                "self": f"{self.api}/statuscategory/{category_ids[status.category]}",
-                "id": category_ids[status.category],
-                "key": status.category,
-                "name": category_names[status.category],
-            },
-        }
-
-    def project_ref(self, project: Project) -> dict[str, Any]:
-        return {
-            "self": f"{self.api}/project/{project.id}",
-            "id": project.id,
-            "key": project.key,
-            "name": project.name,
-            "projectTypeKey": "software",
-            "simplified": False,
-        }
-
-    def field(self, spec: Field) -> dict[str, Any]:
-        return {
-            "id": spec.id,
-            "key": spec.id,
-            "name": spec.name,
-            "custom": spec.custom,
-            "orderable": spec.id not in ("status", "created", "updated"),
-            "navigable": True,
-            "searchable": True,
-            "clauseNames": spec.clause_names,
-            "schema": spec.schema,
-        }
-
-    def create_field(self, spec: Field, project: Project) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "fieldId": spec.id,
-            "key": spec.id,
-            "name": spec.name,
-            "required": spec.id in ("summary", "issuetype", "project"),
-            "schema": spec.schema,
-            "operations": ["set", "add", "remove"]
-            if spec.schema.get("type") == "array"
-            else ["set"],
-            "hasDefaultValue": spec.id == "priority",
-        }
-        allowed = self.allowed_values(spec, project)
-        if allowed is not None:
-            item["allowedValues"] = allowed
-        if spec.id == "priority":
-            item["defaultValue"] = self.priority(PRIORITIES[2])
-        if spec.kind in ("user", "users"):
-            item["autoCompleteUrl"] = f"{self.api}/user/search?query="
-        if spec.kind == "labels":
-            item["autoCompleteUrl"] = f"{self.api}/label/suggest?query="
-        return item
-
-    def allowed_values(self, spec: Field, project: Project) -> list[Any] | None:
-        kind = spec.schema.get("items") or spec.schema.get("type")
-        if kind == "option":
-            return [self.option(option) for option in spec.options or []]
-        if kind == "priority":
-            return [self.priority(priority) for priority in PRIORITIES]
-        if kind == "component":
-            return [self.component(component) for component in project.components]
-        if kind == "version":
-            return [self.version(version) for version in project.versions]
-        if kind == "issuetype":
-            return [self.issue_type(issue_type) for issue_type in project.issue_types]
-        if kind == "project":
-            return [self.project_ref(project)]
-        return None
-
-    def value(self, spec: Field | None, stored: Any) -> Any:
-        """A stored field value as Jira answers it."""
-        if spec is None or stored is None:
-            return stored
-        if isinstance(stored, list):
-            return [self._item(spec, item) for item in stored]
-        return self._item(spec, stored)
-
-    def _item(self, spec: Field, stored: Any) -> Any:
-        kind = spec.schema.get("items") or spec.schema.get("type")
-        renderers: dict[str, Callable[[Any], Any]] = {
-            "option": self.option,
-            "priority": self.priority,
-            "component": self.component,
-            "version": self.version,
-            "user": self.user_ref,
-        }
-        render = renderers.get(str(kind))
-        return render(stored) if render else stored
-
-    def issue(self, issue: Issue, wanted: list[str] | None = None) -> dict[str, Any]:
-        """An issue as ``GET /issue`` and search answer it, with the wanted fields."""
-        every = {
-            "summary": issue.fields.get("summary"),
-            "issuetype": self.issue_type(issue.issue_type),
-            "project": self.project_ref(issue.project),
-            "status": self.status(issue.status),
-            "created": issue.created,
-            "updated": issue.updated,
-            "reporter": self.user_ref(issue.reporter),
-            "creator": self.user_ref(issue.reporter),
-            "labels": [],
-            "components": [],
-            "description": None,
-            "priority": self.priority(PRIORITIES[2]),
-            "assignee": None,
-        }
-        for field_id, stored in issue.fields.items():
-            every[field_id] = self.value(self.site.fields.get(field_id), stored)
-        body: dict[str, Any] = {
-            "expand": "renderedFields,names,schema,operations,editmeta,changelog",
-            "id": issue.id,
-            "self": f"{self.api}/issue/{issue.id}",
-            "key": issue.key,
-        }
-        body["fields"] = _select(every, wanted)
-        return body
-
-    def comment(self, issue: Issue, comment: Comment) -> dict[str, Any]:
-        author = self.user_ref(comment.author)
-        return {
-            "self": f"{self.api}/issue/{issue.id}/comment/{comment.id}",
-            "id": comment.id,
-            "author": author,
-            "updateAuthor": author,
-            "body": comment.body,
-            "created": comment.created,
-            "updated": comment.updated,
-            "jsdPublic": True,
-        }
+def _number(options: dict[str, str], name: str, default: str, kind: type) -> Any:
+    try:
+        return kind(options.get(name, default))
+    except ValueError:
+        raise ValueError(
+            f"{name} {options[name]!r} is not a {kind.__name__} number"
+        ) from None
 
 
 # --- Plumbing: authentication, faults, errors -----------------------------------------
@@ -318,7 +162,7 @@ def _endpoint(site: EmulatedJira, handler: _Handler) -> Callable[[Request], Any]
             if fault is not None:
                 raise _fault_rejection(fault.status, fault.retry_after)
             actor = _authenticate(site, request)
-            return await handler(request, _Call(site, actor, base))
+            return await handler(request, Call(site, actor, base))
         except JiraRejection as rejection:
             return JSONResponse(
                 rejection.body(), rejection.status, headers=rejection.headers
@@ -337,21 +181,36 @@ def _extra(
 
 
 def _authenticate(site: EmulatedJira, request: Request) -> Account:
-    header = request.headers.get("authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    email = token = ""
+    """The account the request signs in as: Basic on Cloud, Bearer on Server."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    account = None
+    if site.server:
+        if scheme.lower() == "bearer":
+            account = site.sign_in_with_token(credentials.strip())
+        if account is None:
+            raise JiraRejection(
+                401,
+                [
+                    "Authentication failed: send a personal access token as "
+                    "'Authorization: Bearer <token>'."
+                ],
+                headers={"WWW-Authenticate": 'Bearer realm="jira"'},
+            )
+        return account
     if scheme.lower() == "basic":
         try:
-            email, _, token = base64.b64decode(encoded).decode().partition(":")
+            decoded = base64.b64decode(credentials).decode()
         except (binascii.Error, UnicodeDecodeError):
-            email = token = ""
-    if not site.accepts(email, token):
+            decoded = ""
+        email, _, token = decoded.partition(":")
+        account = site.sign_in(email, token)
+    if account is None:
         raise JiraRejection(
             401,
             ["Authentication failed: send Basic credentials, e-mail and API token."],
             headers={"WWW-Authenticate": 'Basic realm="protected-area"'},
         )
-    return site.account_by_email(email) or site.bot
+    return account
 
 
 def _fault_rejection(status: int, retry_after: float | None) -> JiraRejection:
@@ -374,18 +233,6 @@ async def _json_body(request: Request) -> Any:
         return json.loads(await request.body() or b"null")
     except ValueError:
         raise JiraRejection(400, ["The request body is not valid JSON."]) from None
-
-
-def _select(every: dict[str, Any], wanted: list[str] | None) -> dict[str, Any]:
-    """The fields a ``fields`` parameter asks for (``*all``, ``*navigable``, ``-x``)."""
-    wanted = wanted or ["*all"]
-    included = [name for name in wanted if not name.startswith("-")]
-    excluded = {name[1:] for name in wanted if name.startswith("-")}
-    if not included or any(name in ("*all", "*navigable") for name in included):
-        chosen = dict(every)
-    else:
-        chosen = {name: every[name] for name in included if name in every}
-    return {name: value for name, value in chosen.items() if name not in excluded}
 
 
 def _field_list(values: list[str]) -> list[str]:
@@ -423,17 +270,17 @@ def _page(request: Request, items: list[Any], key: str) -> dict[str, Any]:
 # --- Handlers ---------------------------------------------------------------------
 
 
-async def _fields(request: Request, call: _Call) -> Response:
+async def _fields(request: Request, call: Call) -> Response:
     return JSONResponse([call.field(spec) for spec in call.site.fields.values()])
 
 
-async def _create_issue_types(request: Request, call: _Call) -> Response:
+async def _create_issue_types(request: Request, call: Call) -> Response:
     project = _project_for_meta(call, request.path_params["project"])
     types = [call.issue_type(t) for t in project.issue_types]
-    return JSONResponse(_page(request, types, "issueTypes"))
+    return JSONResponse(_page(request, types, _meta_key(call, "issueTypes")))
 
 
-async def _create_fields(request: Request, call: _Call) -> Response:
+async def _create_fields(request: Request, call: Call) -> Response:
     project = _project_for_meta(call, request.path_params["project"])
     wanted = request.path_params["type_id"]
     issue_type = next((t for t in project.issue_types if t.id == wanted), None)
@@ -445,10 +292,15 @@ async def _create_fields(request: Request, call: _Call) -> Response:
         call.create_field(call.site.fields[field_id], project)
         for field_id in issue_type.screen
     ]
-    return JSONResponse(_page(request, fields, "fields"))
+    return JSONResponse(_page(request, fields, _meta_key(call, "fields")))
 
 
-def _project_for_meta(call: _Call, key: str) -> Project:
+def _meta_key(call: Call, cloud_key: str) -> str:
+    # Data Center's per-project createmeta pages its items under "values".
+    return "values" if call.site.server else cloud_key
+
+
+def _project_for_meta(call: Call, key: str) -> Project:
     try:
         return call.site.project(key)
     except JiraRejection as missing:
@@ -456,11 +308,19 @@ def _project_for_meta(call: _Call, key: str) -> Project:
         raise JiraRejection(400, missing.messages) from None
 
 
-async def _myself(request: Request, call: _Call) -> Response:
+async def _myself(request: Request, call: Call) -> Response:
     return JSONResponse(call.user(call.actor))
 
 
-async def _user_search(request: Request, call: _Call) -> Response:
+async def _user_search(request: Request, call: Call) -> Response:
+    if call.site.server:
+        username = request.query_params.get("username")
+        if not username:
+            raise JiraRejection(400, ["The parameter 'username' is required."])
+        found = call.site.find_accounts(username)
+        start = max(0, _int(request, "startAt", 0))
+        size = max(1, _int(request, "maxResults", 50))
+        return JSONResponse([call.user(a) for a in found[start : start + size]])
     query = request.query_params.get("query")
     account_id = request.query_params.get("accountId")
     if query is not None and account_id is not None:
@@ -479,7 +339,7 @@ async def _user_search(request: Request, call: _Call) -> Response:
     return JSONResponse([call.user(a) for a in found[start : start + size]])
 
 
-async def _priorities(request: Request, call: _Call) -> Response:
+async def _priorities(request: Request, call: Call) -> Response:
     answer = []
     for priority in PRIORITIES:
         answer.append(
@@ -493,7 +353,7 @@ async def _priorities(request: Request, call: _Call) -> Response:
     return JSONResponse(answer)
 
 
-async def _project(request: Request, call: _Call) -> Response:
+async def _project(request: Request, call: Call) -> Response:
     project = call.site.project(request.path_params["project"])
     lead = call.site.account(project.lead)
     body = {
@@ -510,63 +370,105 @@ async def _project(request: Request, call: _Call) -> Response:
     return JSONResponse(body)
 
 
-async def _create_issue(request: Request, call: _Call) -> Response:
+async def _create_issue(request: Request, call: Call) -> Response:
     issue = call.site.create_issue(await _json_body(request), call.actor)
+    body = call.issue_event("jira:issue_created", "issue_created", issue)
+    call.site.publish("jira:issue_created", issue, body, [])
     return JSONResponse(
         {"id": issue.id, "key": issue.key, "self": f"{call.api}/issue/{issue.id}"},
         201,
     )
 
 
-async def _get_issue(request: Request, call: _Call) -> Response:
+async def _get_issue(request: Request, call: Call) -> Response:
     issue = call.site.issue(request.path_params["key"])
     wanted = _field_list(request.query_params.getlist("fields")) or ["*all"]
     return JSONResponse(call.issue(issue, wanted))
 
 
-async def _edit_issue(request: Request, call: _Call) -> Response:
-    call.site.edit_issue(request.path_params["key"], await _json_body(request))
+async def _edit_issue(request: Request, call: Call) -> Response:
+    body = await _json_body(request)
+    before = dict(call.site.issue(request.path_params["key"]).fields)
+    issue = call.site.edit_issue(request.path_params["key"], body)
+    changes = call.site.changelog(before, issue.fields)
+    if changes:
+        _publish_update(call, issue, "issue_updated", changes)
     return Response(status_code=204)
 
 
-async def _transitions(request: Request, call: _Call) -> Response:
+async def _delete_issue(request: Request, call: Call) -> Response:
     issue = call.site.issue(request.path_params["key"])
-    answer = [
-        {
-            "id": transition.id,
-            "name": transition.name,
-            "to": call.status(next(s for s in STATUSES if s.id == transition.to)),
-            "hasScreen": False,
-            "isGlobal": True,
-            "isInitial": False,
-            "isAvailable": True,
-            "isConditional": False,
-            "isLooped": False,
-        }
-        for transition in call.site.transitions(issue)
-    ]
+    body = call.issue_event("jira:issue_deleted", "issue_deleted", issue)
+    call.site.delete_issue(issue.key)
+    call.site.publish("jira:issue_deleted", issue, body, [])
+    return Response(status_code=204)
+
+
+async def _transitions(request: Request, call: Call) -> Response:
+    issue = call.site.issue(request.path_params["key"])
+    expand = "transitions.fields" in request.query_params.get("expand", "")
+    answer = [call.transition(t, expand) for t in call.site.transitions(issue)]
     return JSONResponse({"transitions": answer})
 
 
-async def _do_transition(request: Request, call: _Call) -> Response:
-    call.site.transition(request.path_params["key"], await _json_body(request))
+async def _do_transition(request: Request, call: Call) -> Response:
+    body = await _json_body(request)
+    issue, changes = call.site.transition(request.path_params["key"], body)
+    # Jira names a workflow transition's event "issue_generic".
+    _publish_update(call, issue, "issue_generic", changes)
     return Response(status_code=204)
 
 
-async def _comments(request: Request, call: _Call) -> Response:
+def _publish_update(
+    call: Call, issue: Issue, type_name: str, changes: list[dict[str, Any]]
+) -> None:
+    body = call.issue_event("jira:issue_updated", type_name, issue, changes)
+    changed = [str(item.get("fieldId")) for item in changes]
+    call.site.publish("jira:issue_updated", issue, body, changed)
+
+
+async def _comments(request: Request, call: Call) -> Response:
     issue = call.site.issue(request.path_params["key"])
     comments = [call.comment(issue, comment) for comment in issue.comments]
     return JSONResponse(_page(request, comments, "comments"))
 
 
-async def _add_comment(request: Request, call: _Call) -> Response:
+async def _add_comment(request: Request, call: Call) -> Response:
     body = await _json_body(request)
     comment = call.site.add_comment(request.path_params["key"], body, call.actor)
     issue = call.site.issue(request.path_params["key"])
+    _publish_comment(call, "comment_created", issue, comment)
     return JSONResponse(call.comment(issue, comment), 201)
 
 
-async def _search(request: Request, call: _Call) -> Response:
+async def _get_comment(request: Request, call: Call) -> Response:
+    issue, comment = call.site.comment(
+        request.path_params["key"], request.path_params["comment_id"]
+    )
+    return JSONResponse(call.comment(issue, comment))
+
+
+async def _edit_comment(request: Request, call: Call) -> Response:
+    key, comment_id = request.path_params["key"], request.path_params["comment_id"]
+    body = await _json_body(request)
+    comment = call.site.edit_comment(key, comment_id, body, call.actor)
+    issue = call.site.issue(key)
+    _publish_comment(call, "comment_updated", issue, comment)
+    return JSONResponse(call.comment(issue, comment))
+
+
+async def _delete_comment(request: Request, call: Call) -> Response:
+    key, comment_id = request.path_params["key"], request.path_params["comment_id"]
+    comment = call.site.delete_comment(key, comment_id)
+    _publish_comment(call, "comment_deleted", call.site.issue(key), comment)
+    return Response(status_code=204)
+
+
+def _publish_comment(call: Call, event: str, issue: Issue, comment: Comment) -> None:
+    call.site.publish(event, issue, call.comment_event(event, issue, comment), [])
+
+
+async def _search(request: Request, call: Call) -> Response:
     if request.method == "POST":
         body = await _json_body(request)
         if not isinstance(body, dict):
@@ -596,7 +498,7 @@ async def _search(request: Request, call: _Call) -> Response:
     return JSONResponse(answer)
 
 
-def _found(call: _Call, issue: Issue, fields: list[str]) -> dict[str, Any]:
+def _found(call: Call, issue: Issue, fields: list[str]) -> dict[str, Any]:
     # Without fields (or with only "id") this API answers ids alone.
     if not [name for name in fields if name != "id"]:
         return {"id": issue.id}
@@ -621,7 +523,38 @@ def _read_token(token: Any, jql: str) -> int:
     return offset
 
 
-async def _removed_search(request: Request, call: _Call) -> Response:
+async def _offset_search(request: Request, call: Call) -> Response:
+    """Server's ``/search``: pages by ``startAt`` and says the ``total``."""
+    if request.method == "POST":
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            raise JiraRejection(400, ["The request body must be a JSON object."])
+        jql = str(body.get("jql") or "")
+        fields = [str(name) for name in body.get("fields") or []]
+        start, size = body.get("startAt", 0), body.get("maxResults", 50)
+    else:
+        jql = request.query_params.get("jql", "")
+        fields = _field_list(request.query_params.getlist("fields"))
+        start, size = _int(request, "startAt", 0), _int(request, "maxResults", 50)
+    for name, value in (("startAt", start), ("maxResults", size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise JiraRejection(400, [f"'{name}' must be a whole number."])
+
+    found = call.site.search(jql)
+    size = min(max(1, size), call.site.search_page_size)
+    page = found[start : start + size]
+    return JSONResponse(
+        {
+            "expand": "schema,names",
+            "startAt": start,
+            "maxResults": size,
+            "total": len(found),
+            "issues": [call.issue(issue, fields or ["*navigable"]) for issue in page],
+        }
+    )
+
+
+async def _removed_search(request: Request, call: Call) -> Response:
     raise JiraRejection(
         410,
         [
@@ -631,13 +564,170 @@ async def _removed_search(request: Request, call: _Call) -> Response:
     )
 
 
+# --- Webhook registration -------------------------------------------------------------
+
+
+async def _register_dynamic(request: Request, call: Call) -> Response:
+    """``POST /webhook``: one result per webhook asked for, in the order asked."""
+    body = await _json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("webhooks"), list):
+        raise JiraRejection(400, ["Give 'url' and a list of 'webhooks'."])
+    url = _webhook_url(body.get("url"))
+    results: list[dict[str, Any]] = []
+    for details in body["webhooks"]:
+        problems = _webhook_problems(call, details)
+        if problems:
+            results.append({"errors": problems})
+            continue
+        webhook = call.site.courier.register(
+            kind="dynamic",
+            url=url,
+            events=tuple(details["events"]),
+            jql=details["jqlFilter"],
+            field_ids=tuple(details.get("fieldIdsFilter") or ()),
+            updated_by=call.actor.account_id,
+        )
+        results.append({"createdWebhookId": webhook.id})
+    return JSONResponse({"webhookRegistrationResult": results})
+
+
+async def _list_dynamic(request: Request, call: Call) -> Response:
+    hooks = [
+        call.dynamic_webhook(webhook)
+        for webhook in call.site.courier.webhooks.values()
+        if webhook.kind == "dynamic"
+    ]
+    page = _page(request, hooks, "values")
+    page["isLast"] = page["startAt"] + page["maxResults"] >= page["total"]
+    return JSONResponse(page)
+
+
+async def _delete_dynamic(request: Request, call: Call) -> Response:
+    body = await _json_body(request)
+    ids = body.get("webhookIds") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+        raise JiraRejection(400, ["Give the webhooks to remove as 'webhookIds'."])
+    # Like Jira, ids of webhooks registered another way are ignored.
+    hooks = call.site.courier.webhooks
+    call.site.courier.remove(
+        [i for i in ids if i in hooks and hooks[i].kind == "dynamic"]
+    )
+    return Response(status_code=202)
+
+
+async def _register_admin(request: Request, call: Call) -> Response:
+    """``POST /rest/webhooks/1.0/webhook``: a webhook that may carry a secret."""
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise JiraRejection(400, ["The request body must be a JSON object."])
+    if not isinstance(body.get("name"), str) or not body["name"].strip():
+        raise JiraRejection(400, errors={"name": "The webhook needs a name."})
+    url = _webhook_url(body.get("url"))
+    filters = body.get("filters") or {}
+    jql = (
+        filters.get("issue-related-events-section") if isinstance(filters, dict) else 0
+    )
+    if not isinstance(jql, str | None):
+        raise JiraRejection(
+            400,
+            errors={"filters": "Give {'issue-related-events-section': '<JQL>'}."},
+        )
+    jql = jql or ""
+    secret = body.get("secret")
+    if secret is not None and not isinstance(secret, str):
+        raise JiraRejection(400, errors={"secret": "The secret must be text."})
+    problems = _webhook_problems(call, {"events": body.get("events"), "jqlFilter": jql})
+    if problems:
+        raise JiraRejection(400, problems)
+    webhook = call.site.courier.register(
+        kind="admin",
+        url=url,
+        name=body["name"],
+        events=tuple(body["events"]),
+        jql=jql,
+        secret=secret or None,
+        exclude_body=bool(body.get("excludeBody", False)),
+        updated_by=call.actor.username if call.site.server else call.actor.account_id,
+    )
+    return JSONResponse(call.webhook(webhook), 201)
+
+
+async def _list_admin(request: Request, call: Call) -> Response:
+    return JSONResponse(
+        [
+            call.webhook(w)
+            for w in call.site.courier.webhooks.values()
+            if w.kind == "admin"
+        ]
+    )
+
+
+async def _get_admin(request: Request, call: Call) -> Response:
+    return JSONResponse(call.webhook(_admin_webhook(request, call)))
+
+
+async def _delete_admin(request: Request, call: Call) -> Response:
+    call.site.courier.remove([_admin_webhook(request, call).id])
+    return Response(status_code=204)
+
+
+def _admin_webhook(request: Request, call: Call) -> Webhook:
+    raw = request.path_params["webhook_id"]
+    webhook = call.site.courier.webhooks.get(int(raw)) if raw.isdigit() else None
+    if webhook is None or webhook.kind != "admin":
+        raise JiraRejection(404, [f"No webhook with id {raw}."])
+    return webhook
+
+
+def _webhook_url(url: Any) -> str:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise JiraRejection(400, errors={"url": "Give the webhook an http(s) URL."})
+    return url
+
+
+def _webhook_problems(call: Call, details: Any) -> list[str]:
+    if not isinstance(details, dict):
+        return ["Each webhook is an object with 'events' and 'jqlFilter'."]
+    events = details.get("events")
+    if not isinstance(events, list) or not events:
+        return ["Give the webhook a non-empty list of 'events'."]
+    unknown = [e for e in events if e not in WEBHOOK_EVENTS]
+    if unknown:
+        return [f"The event {unknown[0]!r} is not supported."]
+    jql = details.get("jqlFilter")
+    if not isinstance(jql, str):
+        return ["Give the webhook a 'jqlFilter'."]
+    problem = call.site.check_jql(jql)
+    return [problem] if problem else []
+
+
 # --- Emulator-only helpers (not part of Jira's API) --------------------------------
 
 
 async def _extra_issues(request: Request, site: EmulatedJira) -> Response:
     """Every issue with its stored fields, for demos and tests to look at."""
-    call = _Call(site, site.bot, site.base_url or str(request.base_url).rstrip("/"))
+    call = Call(site, site.bot, site.base_url or str(request.base_url).rstrip("/"))
     return JSONResponse([call.issue(issue) for issue in site.issues.values()])
+
+
+async def _extra_deliveries(request: Request, site: EmulatedJira) -> Response:
+    """Every webhook delivery so far: where it went, each try's answer, the outcome."""
+    return JSONResponse(
+        [
+            {
+                "webhook": delivery.webhook,
+                "event": delivery.event,
+                "identifier": delivery.identifier,
+                "url": delivery.url,
+                "outcome": delivery.outcome,
+                "attempts": [
+                    {"status": attempt.status, "error": attempt.error}
+                    for attempt in delivery.attempts
+                ],
+            }
+            for delivery in site.courier.deliveries
+        ]
+    )
 
 
 async def _extra_fault(request: Request, site: EmulatedJira) -> Response:
