@@ -25,6 +25,7 @@ import httpx
 
 from caspira.config import parse_config
 from caspira.daemon import AppServer, free_port, serve
+from caspira.demo._way_back import WayBack
 from caspira.engine import Engine
 from caspira.pipeline import idempotency_key
 from caspira_hookspecs import EMULATOR_ENTRY_POINT_GROUP, CaspiraError
@@ -56,6 +57,19 @@ TABLE_FIELDS = [
     ("SubmittedAt", "DATE/TIME"),
     ("Status", "STRING"),
     ("JiraKey", "STRING"),
+]
+
+COMMENTS_TABLE = "BugComments"
+COMMENT_FIELDS = [("RecordID", "INTEGER"), ("Body", "TEXT"), ("Author", "STRING")]
+JIRA_WEBHOOK_SECRET = "jira-demo-webhook-secret"
+#: Jira's events caspira listens to.
+JIRA_EVENTS = [
+    "jira:issue_created",
+    "jira:issue_updated",
+    "jira:issue_deleted",
+    "comment_created",
+    "comment_updated",
+    "comment_deleted",
 ]
 
 #: What Caspio needs to know about the special fields when the table is created.
@@ -123,7 +137,7 @@ def demo_config_text(endpoints: Endpoints, database_url: str) -> str:
 
 
 async def _caspio_admin(http: httpx.AsyncClient, daemon_url: str) -> str:
-    """Create the table and the outgoing webhook; answer the webhook's secret."""
+    """Create the tables and the outgoing webhook; answer the webhook's secret."""
     token = await http.post(
         "/oauth/token",
         data={
@@ -136,17 +150,18 @@ async def _caspio_admin(http: httpx.AsyncClient, daemon_url: str) -> str:
     http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
     base = "/integrations/rest/v3"
 
-    created = await http.post(
-        f"{base}/tables",
-        json={
-            "Name": TABLE,
-            "Fields": [
-                {"Name": name, "Type": kind, **TABLE_FIELD_OPTIONS.get(name, {})}
-                for name, kind in TABLE_FIELDS
-            ],
-        },
-    )
-    _ok(created)
+    for table, fields in ((TABLE, TABLE_FIELDS), (COMMENTS_TABLE, COMMENT_FIELDS)):
+        created = await http.post(
+            f"{base}/tables",
+            json={
+                "Name": table,
+                "Fields": [
+                    {"Name": name, "Type": kind, **TABLE_FIELD_OPTIONS.get(name, {})}
+                    for name, kind in fields
+                ],
+            },
+        )
+        _ok(created)
     hook = await http.post(
         f"{base}/outgoingWebhooks",
         json={
@@ -156,13 +171,31 @@ async def _caspio_admin(http: httpx.AsyncClient, daemon_url: str) -> str:
     )
     _ok(hook)
     webhook = hook.json()
-    for event_type in ("table.recordInsert", "table.recordUpdate"):
+    for table, event_type in (
+        (TABLE, "table.recordInsert"),
+        (TABLE, "table.recordUpdate"),
+        (COMMENTS_TABLE, "table.recordInsert"),
+    ):
         event = await http.post(
             f"{base}/outgoingWebhooks/{webhook['Id']}/events",
-            json={"EventType": event_type, "ObjectName": TABLE},
+            json={"EventType": event_type, "ObjectName": table},
         )
         _ok(event)
     return webhook["Secret"]
+
+
+async def _jira_admin(http: httpx.AsyncClient, daemon_url: str) -> None:
+    """Register caspira's webhook in Jira, signed with the shared secret."""
+    answer = await http.post(
+        "/rest/webhooks/1.0/webhook",
+        json={
+            "name": "caspira",
+            "url": f"{daemon_url}/hooks/jira",
+            "events": JIRA_EVENTS,
+            "secret": JIRA_WEBHOOK_SECRET,
+        },
+    )
+    _ok(answer)
 
 
 async def _submit(http: httpx.AsyncClient, records: list[dict[str, Any]]) -> list[str]:
@@ -318,11 +351,15 @@ class Stack:
         flow_settings: dict[str, Any] | None = None,
         settings: dict[str, dict[str, Any]] | None = None,
         plugins: tuple[Any, ...] = (),
+        jira_deployment: str = "cloud",
     ):
         self.database_url = database_url
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="caspira-demo-"))
         self.flow_settings = flow_settings or {}
         self.settings = settings or {}
+        self.jira_deployment = jira_deployment
+        if jira_deployment != "cloud":
+            self.settings.setdefault("jira", {})["deployment"] = jira_deployment
         self.extra_plugins = plugins
         self.ports = [free_port() for _ in range(4)]
         self.endpoints = Endpoints(*(f"http://127.0.0.1:{p}" for p in self.ports))
@@ -349,7 +386,11 @@ class Stack:
             "caspio", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
         )
         self.jira_app = _emulator(
-            "jira", email=JIRA_EMAIL, api_token=JIRA_TOKEN, base_url=self.endpoints.jira
+            "jira",
+            email=JIRA_EMAIL,
+            api_token=JIRA_TOKEN,
+            base_url=self.endpoints.jira,
+            deployment=self.jira_deployment,
         )
         self.slack_app = _emulator("slack", webhook_path=SLACK_PATH)
         self.servers = [
@@ -368,16 +409,25 @@ class Stack:
         )
         self.jira = await exit_stack.enter_async_context(
             httpx.AsyncClient(
-                base_url=self.endpoints.jira, auth=(JIRA_EMAIL, JIRA_TOKEN), timeout=30
+                base_url=self.endpoints.jira,
+                timeout=30,
+                # Cloud signs in with e-mail and API token, Server with a Bearer PAT.
+                **(
+                    {"auth": (JIRA_EMAIL, JIRA_TOKEN)}
+                    if self.jira_deployment == "cloud"
+                    else {"headers": {"Authorization": f"Bearer {JIRA_TOKEN}"}}
+                ),
             )
         )
         webhook_secret = await _caspio_admin(self.caspio, self.endpoints.daemon)
+        await _jira_admin(self.jira, self.endpoints.daemon)
         self.secrets = {
             "CASPIO_CLIENT_ID": CLIENT_ID,
             "CASPIO_CLIENT_SECRET": CLIENT_SECRET,
             "JIRA_API_TOKEN": JIRA_TOKEN,
             "SLACK_WEBHOOK_URL": f"{self.endpoints.slack}{SLACK_PATH}",
             "CASPIO_WEBHOOK_SECRET": webhook_secret,
+            "JIRA_WEBHOOK_SECRET": JIRA_WEBHOOK_SECRET,
         }
         config_text = demo_config_text(self.endpoints, self.database_url)
         self.config_path = self.workdir / "caspira.toml"
@@ -443,18 +493,30 @@ async def run_demo(
         cache: dict[str, str | None] = {}
         for email in {r["ReporterEmail"] for r in records} | {DEFAULT_ASSIGNEE}:
             await _expected_assignee(stack.jira, email, cache)
-        counts = await anyio.to_thread.run_sync(stack.engine.store.counts)
-        slack_messages = len(stack.slack_app.state.emulator.messages)
         priority_map = stack.raw_config["flows"][FLOW]["fields"]["priority"]["values"]
         lines, problems = _check(
             submitted, rows, issues, priority_map, cache, stack.engine.config.tenant
         )
+        way_back = WayBack(
+            stack, {r: row["JiraKey"] for r, row in rows.items() if row["JiraKey"]}
+        )
+        if not problems:
+            await way_back.run(timeout)
+        counts = await anyio.to_thread.run_sync(stack.engine.store.counts)
+        slack_messages = len(stack.slack_app.state.emulator.messages)
 
-    _report(lines, problems, counts, slack_messages, workdir)
-    return not problems
+    _report(lines, problems, counts, slack_messages, workdir, way_back)
+    return not problems and not way_back.problems
 
 
-def _report(lines, problems, counts, slack_messages, workdir) -> None:
+def _report(
+    lines: list[tuple[str, str, str, str, str]],
+    problems: list[str],
+    counts: dict[str, int],
+    slack_messages: int,
+    workdir: Path,
+    way_back: WayBack,
+) -> None:
     click.echo("")
     click.echo(f"{'record':>6}  {'issue':<8} {'priority':<8} {'assignee':<18} check")
     for record_id, key, priority, assignee, verdict in lines:
@@ -463,12 +525,21 @@ def _report(lines, problems, counts, slack_messages, workdir) -> None:
     ok = sum(1 for line in lines if line[-1] == "ok")
     click.echo(
         f"{ok}/{len(lines)} records became exactly one correct issue with the key "
-        f"written back; events: {counts}; Slack messages: {slack_messages}"
+        "written back"
     )
+    way_back.report()
+    if way_back.lines:
+        fine = sum(1 for line in way_back.lines if line[-1].endswith("ok"))
+        click.echo(
+            f"{fine}/{len(way_back.lines)} records show what people did in Jira and "
+            "Caspio, each change once"
+        )
+    click.echo(f"events: {counts}; Slack messages: {slack_messages}")
     click.echo(f"work folder: {workdir}")
-    if problems:
-        click.secho(f"{len(problems)} problem(s):", fg="red")
-        for problem in problems:
+    everything = [*problems, *way_back.problems]
+    if everything:
+        click.secho(f"{len(everything)} problem(s):", fg="red")
+        for problem in everything:
             click.echo(f"  - {problem}")
     else:
         click.secho("demo passed", fg="green")
