@@ -191,3 +191,49 @@ async def test_crossing_changes_follow_the_conflict_policy(
     assert conflict.detail["verdict"] == (
         "conflict_won" if policy == "caspio_wins" else "conflict_lost"
     )
+
+
+async def test_a_late_older_update_never_overwrites_a_newer_one(sqlite_url, tmp_path):
+    async with Stack(sqlite_url, workdir=tmp_path) as stack:
+        record_id, key = await linked_record(stack)
+        record = (await stack.records())[record_id]
+        now = datetime.now(UTC) + MINUTE
+        newer = caspio_change(
+            record_id, {**record, "Title": "NEW", "Severity": "Low"}, now
+        )
+        older = caspio_change(
+            record_id, {**record, "Title": "OLD", "Severity": "Critical"}, now - MINUTE
+        )
+        await deliver(stack, newer, older)
+        issue = (await stack.jira.get(f"/rest/api/3/issue/{key}")).json()
+        history = await actions(stack, record_id)
+
+    assert issue["fields"]["summary"] == "NEW"
+    assert issue["fields"]["priority"]["name"] == "Low"
+    assert history[-1] == "stale"
+
+
+async def test_emptying_fields_in_caspio_clears_them_in_jira(sqlite_url, tmp_path):
+    async with Stack(sqlite_url, workdir=tmp_path) as stack:
+        record_id, key = await linked_record(stack)
+        answer = await stack.caspio.put(
+            "/integrations/rest/v3/tables/BugReports/records",
+            params={"q.where": f"PK_ID={record_id}"},
+            json={"Product": [], "Environment": ""},
+        )
+        assert answer.status_code == 200, answer.text
+
+        async def cleared():
+            issue = (await stack.jira.get(f"/rest/api/3/issue/{key}")).json()
+            return issue if not issue["fields"]["components"] else None
+
+        with anyio.fail_after(20):
+            while not (issue := await cleared()):
+                await anyio.sleep(0.1)
+        fields = (await stack.jira.get("/rest/api/3/field")).json()
+
+    environment = next(
+        f["id"] for f in fields if f["name"] == "Environment" and f.get("custom")
+    )
+    assert issue["fields"]["components"] == []
+    assert issue["fields"].get(environment) is None

@@ -22,7 +22,12 @@ from starlette.routing import Route
 
 from caspira.engine import Engine
 from caspira.worker import Worker
-from caspira_hookspecs import WebhookRejected, WebhookRequest, WebhookRoute
+from caspira_hookspecs import (
+    InboundEvent,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookRoute,
+)
 
 __all__ = ["AppServer", "build_app", "free_port", "serve"]
 
@@ -63,12 +68,22 @@ def _endpoint(engine: Engine, route: WebhookRoute) -> Any:
         )
         try:
             events = await route.handler(delivery)
+            problem = unstorable(events)
+            if problem:
+                raise WebhookRejected(400, problem)
         except WebhookRejected as exc:
             log.info(
                 "webhook.rejected",
                 extra={"route": route.name, "status": exc.status, "reason": exc.reason},
             )
             return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        except Exception:
+            # A handler that cannot read a delivery must not make the sender retry
+            # it forever, which a 5xx would.
+            log.exception("webhook.unreadable", extra={"route": route.name})
+            return JSONResponse(
+                {"error": "the delivery could not be read"}, status_code=400
+            )
 
         try:
             stored = await engine.intake(events)
@@ -87,6 +102,33 @@ def _endpoint(engine: Engine, route: WebhookRoute) -> Any:
         )
 
     return receive
+
+
+def unstorable(events: list[InboundEvent]) -> str | None:
+    """Why these events cannot be stored as they are (NUL characters, which
+    PostgreSQL refuses, or unpaired surrogates, which UTF-8 cannot hold), or None."""
+    for event in events:
+        fields = {"delivery_id": event.delivery_id, **event.payload}
+        for where, text in _texts(fields, f"event {event.key}"):
+            if "\x00" in text:
+                return f"{where} holds a NUL character, which cannot be stored"
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{where} holds an unpaired surrogate, which is not valid text"
+    return None
+
+
+def _texts(value: Any, where: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _texts(key, f"{where} field name")
+            yield from _texts(inner, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _texts(inner, f"{where}[{index}]")
 
 
 def build_app(engine: Engine, routes: list[WebhookRoute]) -> Starlette:

@@ -35,9 +35,8 @@ def build_draft(change: RecordChange, flow: Flow, route: Route) -> IssueDraft:
     """Map a record to a draft; raise MappingError naming the record and field."""
     mapped: dict[str, Any] = {}
     for target, rule in flow.fields.items():
-        value = _apply(rule, target, change, flow)
-        if value is not None:
-            mapped[target] = value
+        # An emptied field stays in the draft as None, so an update clears it.
+        mapped[target] = _apply(rule, target, change, flow)
 
     summary = mapped.pop("summary", None)
     if summary is None or not str(summary).strip():
@@ -51,8 +50,8 @@ def build_draft(change: RecordChange, flow: Flow, route: Route) -> IssueDraft:
             if source
             else f"add flows.{flow.name}.fields.summary",
         )
-    description = mapped.pop("description", "")
-    labels = [*flow.labels, *_as_list(mapped.pop("labels", []))]
+    description = mapped.pop("description", None) or ""
+    labels = [*flow.labels, *_as_list(mapped.pop("labels", None) or [])]
     assignee = mapped.pop("assignee", None)
 
     return IssueDraft(

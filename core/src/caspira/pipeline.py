@@ -41,7 +41,16 @@ from caspira_hookspecs import (
 if TYPE_CHECKING:
     from caspira.engine import Engine
 
-__all__ = ["Pipeline", "fingerprint", "idempotency_key", "jira_status_for"]
+__all__ = [
+    "RECORD_STATE",
+    "Pipeline",
+    "fingerprint",
+    "idempotency_key",
+    "jira_status_for",
+]
+
+#: The sync-state entry that keeps the time of a record's newest applied change.
+RECORD_STATE = "(record)"
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +123,13 @@ class Pipeline:
             return outcome
         change = result
 
+        store = self.engine.store
+        states = await anyio.to_thread.run_sync(
+            store.field_sync, flow.name, change.record_id
+        )
+        if self._stale(change, flow, states, outcome):
+            return outcome
+
         route = await call_first(self.hook.route_record, change=change, flow=flow)
         route = route or Route(project=flow.project, issue_type=flow.issue_type)
         draft: IssueDraft = await call_first(
@@ -131,12 +147,8 @@ class Pipeline:
         )
         draft = await self._assign(draft, flow)
 
-        store = self.engine.store
         link = await anyio.to_thread.run_sync(
             store.get_link, flow.name, change.record_id
-        )
-        states = await anyio.to_thread.run_sync(
-            store.field_sync, flow.name, change.record_id
         )
         draft = self._settle_synced_fields(change, flow, draft, states, outcome)
         digest = fingerprint(draft)
@@ -191,6 +203,41 @@ class Pipeline:
         )
         await self._sync_status(change, flow, issue, states, outcome, created)
         return outcome
+
+    def _stale(
+        self,
+        change: RecordChange,
+        flow: Flow,
+        states: dict[str, FieldSync],
+        outcome: Outcome,
+    ) -> bool:
+        """Whether a newer change of this record was already applied (Caspio does
+        not deliver in order); if not, remember this change's time."""
+        newest = states.get(RECORD_STATE)
+        at = change.occurred_at
+        if at is not None and newest and newest.caspio_at and at < newest.caspio_at:
+            outcome.audit.append(
+                _audit(
+                    "stale",
+                    change,
+                    detail={
+                        "reason": "a newer change of the record was already applied",
+                        "changed_at": at.isoformat(),
+                        "applied_at": newest.caspio_at.isoformat(),
+                    },
+                )
+            )
+            return True
+        outcome.field_sync.append(
+            FieldSyncUpdate(
+                flow=flow.name,
+                record_id=change.record_id,
+                field=RECORD_STATE,
+                value=None,
+                caspio_at=at,
+            )
+        )
+        return False
 
     def _settle_synced_fields(
         self,
