@@ -237,3 +237,20 @@ async def test_emptying_fields_in_caspio_clears_them_in_jira(sqlite_url, tmp_pat
     )
     assert issue["fields"]["components"] == []
     assert issue["fields"].get(environment) is None
+
+
+async def test_a_jira_assignee_change_is_written_as_the_persons_name(
+    sqlite_url, tmp_path
+):
+    assignee = FieldChange(
+        field_id="assignee",
+        field="assignee",
+        from_id=None,
+        to_id="712020:dana",
+        to_text="Dana Whitfield",
+    )
+    async with Stack(sqlite_url, workdir=tmp_path) as stack:
+        record_id, key = await linked_record(stack)
+        rows = await deliver(stack, jira_change(key, assignee))
+
+    assert rows[record_id]["AssignedTo"] == "Dana Whitfield"

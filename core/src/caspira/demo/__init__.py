@@ -56,6 +56,7 @@ TABLE_FIELDS = [
     ("Screenshot", "FILE"),
     ("SubmittedAt", "DATE/TIME"),
     ("Status", "STRING"),
+    ("AssignedTo", "STRING"),
     ("JiraKey", "STRING"),
 ]
 
