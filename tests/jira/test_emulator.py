@@ -110,6 +110,85 @@ async def test_summary_longer_than_255_characters_is_refused(
     }
 
 
+async def test_summary_counts_an_emoji_as_two_units_as_jira_does(
+    jira: httpx.AsyncClient,
+) -> None:
+    answer = await create(jira, summary="\N{GRINNING FACE}" * 128)
+
+    assert answer.status_code == 400
+    assert list(answer.json()["errors"]) == ["summary"]
+
+
+async def test_summary_of_255_units_with_emoji_is_taken(
+    jira: httpx.AsyncClient,
+) -> None:
+    answer = await create(jira, summary="\N{GRINNING FACE}" * 127 + "x")
+
+    assert answer.status_code == 201
+
+
+async def test_description_longer_than_jira_holds_is_refused_naming_the_field(
+    jira: httpx.AsyncClient,
+) -> None:
+    answer = await create(jira, description=text_to_adf("x" * 32_768))
+
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "errorMessages": [],
+        "errors": {
+            "description": "The text is too long: Jira holds at most 32,767 "
+            "characters here and this one has 32,768."
+        },
+    }
+
+
+async def test_description_of_exactly_the_limit_is_taken(
+    jira: httpx.AsyncClient,
+) -> None:
+    answer = await create(jira, description=text_to_adf("x" * 32_767))
+
+    assert answer.status_code == 201
+
+
+async def test_paragraph_custom_field_longer_than_jira_holds_is_refused(
+    jira: httpx.AsyncClient,
+) -> None:
+    answer = await create(
+        jira, customfield_10040=text_to_adf("\N{GRINNING FACE}" * 16_384)
+    )
+
+    assert answer.status_code == 400
+    assert "32,767" in answer.json()["errors"]["customfield_10040"]
+
+
+async def test_text_field_counts_an_emoji_as_two_units(
+    jira: httpx.AsyncClient,
+) -> None:
+    answer = await create(jira, customfield_10042="\N{GRINNING FACE}" * 128)
+
+    assert answer.status_code == 400
+    assert list(answer.json()["errors"]) == ["customfield_10042"]
+
+
+async def test_edit_with_null_and_an_empty_list_empties_the_fields(
+    jira: httpx.AsyncClient, site: EmulatedJira
+) -> None:
+    await create(
+        jira,
+        components=[{"name": "API"}],
+        customfield_10041={"value": "High"},
+        customfield_10042="dana.whitfield@example.com",
+    )
+    emptied = {"components": [], "customfield_10041": None, "customfield_10042": None}
+
+    answer = await jira.put("/issue/APP-1", json={"fields": emptied})
+
+    assert answer.status_code == 204
+    read = await jira.get("/issue/APP-1", params={"fields": "components"})
+    assert read.json()["fields"]["components"] == []
+    assert not set(emptied) & set(site.issue("APP-1").fields)
+
+
 async def test_summary_with_a_line_break_is_refused(jira: httpx.AsyncClient) -> None:
     answer = await create(jira, summary="Checkout\nfails")
 
@@ -495,6 +574,19 @@ async def test_comment_is_added_and_listed(jira: httpx.AsyncClient) -> None:
 
     assert added.status_code == 201
     assert [c["body"] for c in listed.json()["comments"]] == [text_to_adf("Seen.")]
+
+
+async def test_comment_longer_than_jira_holds_is_refused(
+    jira: httpx.AsyncClient,
+) -> None:
+    await create(jira)
+
+    answer = await jira.post(
+        "/issue/APP-1/comment", json={"body": text_to_adf("x" * 32_768)}
+    )
+
+    assert answer.status_code == 400
+    assert "32,767" in answer.json()["errors"]["comment"]
 
 
 async def test_comment_as_a_plain_string_is_refused(jira: httpx.AsyncClient) -> None:

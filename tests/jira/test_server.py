@@ -20,7 +20,14 @@ from caspira_hookspecs import (
     User,
     WebhookRequest,
 )
-from caspira_jira import JiraPlugin, JiraSettings, text_to_wiki
+from caspira_jira import (
+    TEXT_LIMIT,
+    JiraPlugin,
+    JiraSettings,
+    jira_length,
+    text_to_wiki,
+    wiki_to_text,
+)
 from caspira_jira.emulator import EmulatedJira, create_app
 from tests.jira.conftest import SITE, TOKEN, TOKEN_ENV, Receiver, SpecCheckingTransport
 
@@ -158,7 +165,37 @@ async def test_server_emulator_refuses_adf_in_a_rich_text_field(
     assert "wiki markup" in answer.json()["errors"]["description"]
 
 
+async def test_server_emulator_refuses_wiki_markup_longer_than_jira_holds(
+    as_priya: httpx.AsyncClient,
+) -> None:
+    body = {
+        "fields": {
+            "project": {"key": "APP"},
+            "issuetype": {"id": "10004"},
+            "summary": "x",
+            "description": "\\*" * 16_384,
+        }
+    }
+
+    answer = await as_priya.post("/issue", json=body)
+
+    assert answer.status_code == 400
+    assert "32,767" in answer.json()["errors"]["description"]
+
+
 # --- The connector in server mode -----------------------------------------------------
+
+
+async def test_description_is_cut_so_its_escaped_wiki_markup_fits(
+    server_plugin: JiraPlugin, flow: Flow, server_site: EmulatedJira
+) -> None:
+    details = "Stack: *frame* [0x1f] -> {handler}\n" * 1_200
+
+    await server_plugin.create_issue(draft(description=details), flow)
+
+    stored = server_site.issue("APP-1").fields["description"]
+    assert jira_length(stored) <= TEXT_LIMIT
+    assert wiki_to_text(stored).endswith("characters more in Caspio record 123]")
 
 
 async def test_acting_user_is_known_by_name(

@@ -189,7 +189,9 @@ class IssueDraft(_Frozen):
     ``fields`` holds plain Python values keyed like ``Flow.fields`` (for example
     ``{"priority": "Highest", "components": ["Mobile App"], "Customer Impact":
     "High"}``); the Jira connector shapes each by the field's schema when it sends.
-    ``summary`` and ``description`` are plain text. ``idempotency_key`` is filled in
+    A ``None`` in ``fields`` means the record's field is empty: ``create_issue``
+    leaves it out and ``update_issue`` empties it in Jira. ``summary`` and
+    ``description`` are plain text. ``idempotency_key`` is filled in
     by the engine after mapping: it is stable for a record, so a retried create can
     find the issue a crashed attempt made.
     """

@@ -14,17 +14,28 @@ from caspira_jira._fields import (
     clean_labels,
     field_kind,
     fit_summary,
+    rich_text_length,
     shape_value,
 )
 from caspira_jira._plugin import WEBHOOK_PATH, JiraPlugin
 from caspira_jira._screens import CreateScreen, ScreenCatalogue
 from caspira_jira._settings import JiraSettings
+from caspira_jira._text import (
+    SUMMARY_LIMIT,
+    TEXT_LIMIT,
+    clean_text,
+    cut_text,
+    is_blank,
+    jira_length,
+)
 from caspira_jira._webhook import hub_signature, parse_delivery
 from caspira_jira._wiki import text_to_wiki, wiki_to_text
 
 __all__ = [
     "CLOUD",
     "SERVER",
+    "SUMMARY_LIMIT",
+    "TEXT_LIMIT",
     "WEBHOOK_PATH",
     "CreateScreen",
     "Dialect",
@@ -36,10 +47,15 @@ __all__ = [
     "adf_to_text",
     "clean_label",
     "clean_labels",
+    "clean_text",
+    "cut_text",
     "field_kind",
     "fit_summary",
     "hub_signature",
+    "is_blank",
+    "jira_length",
     "parse_delivery",
+    "rich_text_length",
     "shape_value",
     "text_to_adf",
     "text_to_wiki",

@@ -5,10 +5,11 @@ API: blank lines separate paragraphs, a single line break is a hard break.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["adf_to_text", "is_adf_document", "text_to_adf"]
+__all__ = ["adf_to_text", "is_adf_document", "map_adf_text", "text_to_adf"]
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)*")
 # Nodes that carry nothing a reader of plain text could use.
@@ -40,6 +41,30 @@ def is_adf_document(value: Any) -> bool:
         and value.get("type") == "doc"
         and value.get("version") == 1
         and isinstance(value.get("content"), list)
+    )
+
+
+def map_adf_text(node: dict[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
+    """A copy of ``node`` with the text of every text node passed through ``change``.
+
+    Text nodes left empty are dropped, as ADF refuses them; the rest is kept as is.
+    """
+    copy = dict(node)
+    if node.get("type") == "text" and isinstance(node.get("text"), str):
+        copy["text"] = change(node["text"])
+    content = node.get("content")
+    if isinstance(content, list):
+        children = [
+            map_adf_text(child, change) if isinstance(child, dict) else child
+            for child in content
+        ]
+        copy["content"] = [child for child in children if not _empty_text(child)]
+    return copy
+
+
+def _empty_text(node: Any) -> bool:
+    return (
+        isinstance(node, dict) and node.get("type") == "text" and not node.get("text")
     )
 
 

@@ -31,7 +31,7 @@ from caspira_jira._emulator_model import (
     Transition,
 )
 from caspira_jira._emulator_seed import SEEDS
-from caspira_jira._fields import SUMMARY_LIMIT
+from caspira_jira._text import SUMMARY_LIMIT, TEXT_LIMIT, jira_length
 
 __all__ = [
     "PRIORITIES",
@@ -507,16 +507,21 @@ class EmulatedJira:
                 raise JiraRejection(
                     400, errors={"comment": "Comment body can not be empty!"}
                 )
-            return text
-        if not is_adf_document(text) or _adf_problem(text):
+            shown = text
+        elif not is_adf_document(text) or _adf_problem(text):
             raise JiraRejection(
                 400, ["The comment body must be an Atlassian Document Format document."]
             )
-        if not adf_to_text(text).strip():
+        else:
+            shown = adf_to_text(text)
+        if not shown.strip():
             raise JiraRejection(
                 400, errors={"comment": "Comment body can not be empty!"}
             )
-        return text
+        try:
+            return _within_text_limit(text, shown)
+        except Problem as problem:
+            raise JiraRejection(400, errors={"comment": str(problem)}) from None
 
     def search(self, jql: str) -> list[Issue]:
         """The issues a JQL query matches, in its order (by id when it gives none)."""
@@ -650,7 +655,7 @@ class EmulatedJira:
                     f"Field {spec.name!r} takes a string of wiki markup on this "
                     "version of the API."
                 )
-            return value
+            return _within_text_limit(value, value)
         if kind == "rich_text":
             if not is_adf_document(value):
                 raise Problem(
@@ -660,11 +665,11 @@ class EmulatedJira:
             problem = _adf_problem(value)
             if problem:
                 raise Problem(f"The Atlassian document is not valid: {problem}.")
-            return value
+            return _within_text_limit(value, adf_to_text(value))
         if kind == "text":
             if not isinstance(value, str):
                 raise Problem(f"Field {spec.name!r} takes a string.")
-            if len(value) > SUMMARY_LIMIT:
+            if jira_length(value) > SUMMARY_LIMIT:
                 raise Problem(
                     f"Field {spec.name!r} holds at most {SUMMARY_LIMIT} characters."
                 )
@@ -823,7 +828,8 @@ def _reference(value: Any) -> dict[str, Any]:
 def _summary(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Problem("You must give the issue a summary.")
-    if len(value) > SUMMARY_LIMIT:
+    # Counted in UTF-16 code units, as Jira counts (see caspira_jira._text).
+    if jira_length(value) > SUMMARY_LIMIT:
         raise Problem(
             f"The summary must be shorter than {SUMMARY_LIMIT + 1} characters."
         )
@@ -832,12 +838,27 @@ def _summary(value: Any) -> str:
     return value
 
 
+def _within_text_limit(value: Any, text: str) -> Any:
+    """``value`` when Jira holds ``text``, the form it counts; else a Problem.
+
+    Server counts the wiki markup as sent; for a Cloud document the emulator counts
+    its text, the reading of the limit that refuses least (see caspira_jira._text).
+    """
+    length = jira_length(text)
+    if length > TEXT_LIMIT:
+        raise Problem(
+            f"The text is too long: Jira holds at most {TEXT_LIMIT:,} characters here "
+            f"and this one has {length:,}."
+        )
+    return value
+
+
 def _label(label: Any) -> str:
     if not isinstance(label, str) or not label:
         raise Problem("A label must be a non-empty string.")
     if any(ch.isspace() for ch in label):
         raise Problem(f"The label {label!r} contains spaces, which labels cannot hold.")
-    if len(label) > SUMMARY_LIMIT:
+    if jira_length(label) > SUMMARY_LIMIT:
         raise Problem(f"The label {label[:20]!r}... is longer than {SUMMARY_LIMIT}.")
     return label
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -11,23 +12,40 @@ from decimal import Decimal
 from typing import Any
 
 from caspira_hookspecs import MappingError, User
+from caspira_jira._adf import adf_to_text, map_adf_text
 from caspira_jira._dialect import Dialect
+from caspira_jira._text import (
+    SUMMARY_LIMIT,
+    TEXT_LIMIT,
+    clean_text,
+    cut_text,
+    is_blank,
+    jira_length,
+    prefix_within,
+    trim_unseen,
+)
+from caspira_jira._wiki import text_to_wiki
 
 __all__ = [
     "SUMMARY_LIMIT",
+    "TEXT_LIMIT",
     "FieldSpec",
     "clean_label",
     "clean_labels",
     "field_kind",
     "fit_summary",
+    "rich_text_length",
     "shape_value",
 ]
 
-#: Jira refuses a summary (and a single-line text field) longer than this.
-SUMMARY_LIMIT = 255
+log = logging.getLogger(__name__)
+
 _ELLIPSIS = "…"
 _RICH_TEXT_SYSTEM_FIELDS = {"description", "environment"}
 _CUSTOM_TYPE_PREFIX = "com.atlassian.jira.plugin.system.customfieldtypes:"
+_LIST_KINDS = ("options", "named_list", "labels", "strings", "users")
+# How far back a cut summary looks for a blank to end on a whole word.
+_SUMMARY_WORD_WINDOW = 40
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,12 @@ class FieldSpec:
     def title(self) -> str:
         """How messages name the field: ``Customer Impact (customfield_10041)``."""
         return self.name if self.name == self.id else f"{self.name} ({self.id})"
+
+    @property
+    def empty_value(self) -> list[Any] | None:
+        """What an edit sends to empty the field: ``[]`` for a list field (components,
+        multi-selects, labels, user lists), ``null`` for any other."""
+        return [] if self.kind in _LIST_KINDS else None
 
 
 def field_kind(schema: dict[str, Any]) -> str:
@@ -85,24 +109,39 @@ def field_kind(schema: dict[str, Any]) -> str:
     return "unsupported"
 
 
-def fit_summary(title: str) -> tuple[str, str | None]:
+def fit_summary(title: str, *, record_id: str) -> tuple[str, str | None]:
     """A summary Jira accepts for ``title``, and the full title when it had to change.
 
-    Line breaks and runs of blanks become single spaces; a title longer than 255
-    characters is cut at the last word that fits and ends with an ellipsis. The second
-    value is ``None`` when nothing was lost, else the title as given, for the caller to
-    keep at the top of the description.
+    Control characters are removed (``clean_text``), blanks and zero-width characters
+    at either end trimmed, and line breaks and runs of blanks become single spaces. A
+    title Jira counts as longer than 255 (UTF-16 code units, see ``SUMMARY_LIMIT``) is
+    cut at the last word that fits and ends with an ellipsis. The second value is
+    ``None`` when nothing was lost, else the cleaned title, for the caller to keep at
+    the top of the description. A title that shows nothing, such as one made only of
+    zero-width spaces, is a ``MappingError`` naming ``record_id``: Jira would take it
+    as a summary no one can read.
     """
-    title = title.strip()
-    one_line = " ".join(title.split())
-    changed = len(title) > SUMMARY_LIMIT or "\n" in title or "\r" in title
-    if len(one_line) <= SUMMARY_LIMIT:
+    title = trim_unseen(clean_text(title))
+    if is_blank(title):
+        raise MappingError(
+            record_id,
+            "summary",
+            f"the title {title[:40]!r} shows nothing (only blanks, zero-width or "
+            "control characters), so the issue summary would be empty",
+            "give the record a title with visible text, or give the flow's summary "
+            "rule a default",
+        )
+    one_line = trim_unseen(" ".join(title.split()))
+    too_long = jira_length(one_line) > SUMMARY_LIMIT
+    changed = too_long or "\n" in title
+    if not too_long:
         return one_line, title if changed else None
 
-    room = SUMMARY_LIMIT - len(_ELLIPSIS)
-    cut = one_line[:room]
-    if one_line[room] != " " and " " in cut:
-        cut = cut[: cut.rfind(" ")]
+    cut = prefix_within(one_line, SUMMARY_LIMIT - jira_length(_ELLIPSIS))
+    if not one_line[len(cut)].isspace():
+        blank = cut.rfind(" ", max(0, len(cut) - _SUMMARY_WORD_WINDOW))
+        if blank > 0:
+            cut = cut[:blank]
     return cut.rstrip() + _ELLIPSIS, title
 
 
@@ -110,9 +149,14 @@ def clean_label(label: str) -> str:
     """A label Jira accepts: each run of blanks (spaces, tabs, breaks) becomes a hyphen.
 
     ``"Web Portal"`` becomes ``"Web-Portal"``. Jira refuses labels with spaces, and a
-    hyphen keeps the words apart the way a Jira user would type them.
+    hyphen keeps the words apart the way a Jira user would type them. Control
+    characters are removed, a label that shows nothing becomes empty, and a label is
+    cut to the 255 UTF-16 code units Jira holds.
     """
-    return "-".join(str(label).split())[:SUMMARY_LIMIT]
+    text = clean_text(str(label))
+    if is_blank(text):
+        return ""
+    return prefix_within("-".join(text.split()), SUMMARY_LIMIT)
 
 
 def clean_labels(labels: Iterable[Any]) -> list[str]:
@@ -132,7 +176,10 @@ def shape_value(
 
     ``key`` is the field as the flow names it, so errors point at the configuration.
     User fields take a :class:`User`, an account id (Cloud) or a user name (Server);
-    e-mail addresses are resolved to users before shaping.
+    e-mail addresses are resolved to users before shaping. Text is cleaned by
+    ``clean_text``; text that shows nothing is ``None``, like an empty value. Text Jira
+    would find too long (see ``TEXT_LIMIT`` and ``SUMMARY_LIMIT``) is cut and ends
+    with ``… [truncated by caspira: N characters more in Caspio record <record_id>]``.
     """
     if value is None:
         return None
@@ -163,18 +210,51 @@ class _Shaper:
 
     def _rich_text(self, value: Any) -> Any:
         if self.dialect.is_rich_text(value):
-            return value
-        return self.dialect.rich_text(str(value))
+            return self._document(value)
+        text = clean_text(str(value)).strip("\n")
+        if is_blank(text):
+            return None
+        return self.dialect.rich_text(self._cut_rich_text(text))
 
-    def _text(self, value: Any) -> str:
-        text = str(value)
-        if len(text) > SUMMARY_LIMIT:
-            raise self.fail(
-                f"the value is {len(text)} characters long and Jira field "
-                f"{self.spec.title} holds at most {SUMMARY_LIMIT}",
-                "map a shorter value, or map this one to a paragraph field",
+    def _document(self, document: dict[str, Any]) -> Any:
+        """A rich-text document given ready-made: its text cleaned, and when too long,
+        its text cut and sent as plain text, since a document has no safe cut."""
+        cleaned = map_adf_text(document, clean_text)
+        text = adf_to_text(cleaned)
+        if is_blank(text):
+            return None
+        if rich_text_length(text) <= TEXT_LIMIT:
+            return cleaned
+        return self.dialect.rich_text(self._cut_rich_text(text))
+
+    def _text(self, value: Any) -> str | None:
+        text = clean_text(str(value))
+        if is_blank(text):
+            return None
+        cut = cut_text(text, SUMMARY_LIMIT, where=self._where, separator=" ")
+        self._log_cut(text, cut)
+        return cut
+
+    def _cut_rich_text(self, text: str) -> str:
+        cut = cut_text(text, TEXT_LIMIT, where=self._where, measure=rich_text_length)
+        self._log_cut(text, cut)
+        return cut
+
+    @property
+    def _where(self) -> str:
+        return f"Caspio record {self.record_id}"
+
+    def _log_cut(self, text: str, cut: str) -> None:
+        if cut != text:
+            log.info(
+                "field.truncated",
+                extra={
+                    "record": self.record_id,
+                    "field": self.key,
+                    "length": len(text),
+                    "sent": len(cut),
+                },
             )
-        return text
 
     def _option(self, value: Any) -> dict[str, str]:
         return {"value": self._choose(value, "value")}
@@ -192,7 +272,8 @@ class _Shaper:
         return clean_labels(_as_items(value))
 
     def _strings(self, value: Any) -> list[str]:
-        return [str(item) for item in _as_items(value)]
+        items = (clean_text(str(item)) for item in _as_items(value))
+        return [item for item in items if not is_blank(item)]
 
     def _date(self, value: Any) -> str:
         return self._moment(value).date().isoformat()
@@ -287,6 +368,16 @@ class _Shaper:
             "map the record's value to one of the allowed values with the rule's "
             "values, or add it to the field's options in Jira",
         )
+
+
+def rich_text_length(text: str) -> int:
+    """How long Jira may find ``text`` sent to a rich-text field, in UTF-16 units.
+
+    Server stores the wiki markup caspira sends, escapes included. For Cloud's
+    documents Atlassian does not say whether the text or a markup form of it is
+    counted, so the longer of the two is taken: a value within it fits either way.
+    """
+    return max(jira_length(text), jira_length(text_to_wiki(text)))
 
 
 def _as_items(value: Any) -> list[Any]:

@@ -25,10 +25,17 @@ from caspira_hookspecs import (
     hookimpl,
 )
 from caspira_jira._client import JiraClient
-from caspira_jira._fields import FieldSpec, clean_label, clean_labels, fit_summary
+from caspira_jira._fields import (
+    FieldSpec,
+    clean_label,
+    clean_labels,
+    fit_summary,
+    rich_text_length,
+)
 from caspira_jira._fields import shape_value as _shape_value
 from caspira_jira._screens import CreateScreen, ScreenCatalogue
 from caspira_jira._settings import JiraSettings
+from caspira_jira._text import TEXT_LIMIT, clean_text, cut_text, is_blank
 from caspira_jira._transitions import (
     example_value,
     missing_fields,
@@ -277,17 +284,26 @@ class JiraPlugin:
     async def add_issue_comment(
         self, issue: IssueRef, comment: IssueComment, flow: Flow
     ) -> str:
-        """Post ``comment.body`` on ``issue`` as Jira's rich text; answer its id."""
-        if not comment.body.strip():
+        """Post ``comment.body`` on ``issue`` as Jira's rich text; answer its id.
+
+        The body is cleaned like every text caspira sends (``clean_text``) and, when
+        Jira would find it too long, cut with a marker naming where the rest is.
+        """
+        body = clean_text(comment.body).strip("\n")
+        if is_blank(body):
             raise MappingError(
                 issue.key,
                 "comment",
-                f"comment {comment.comment_id} is empty, and Jira refuses empty "
-                "comments",
+                f"comment {comment.comment_id} is empty (or shows nothing), and Jira "
+                "refuses empty comments",
                 "give the comment a text on the record's side",
             )
+        where = f"Caspio comment {comment.comment_id}"
+        if comment.record_id:
+            where += f" of record {comment.record_id}"
+        body = cut_text(body, TEXT_LIMIT, where=where, measure=rich_text_length)
         answer = await self.client.add_comment(
-            issue.key, self.client.dialect.rich_text(comment.body)
+            issue.key, self.client.dialect.rich_text(body)
         )
         log.info(
             "comment.added",
@@ -318,19 +334,24 @@ class JiraPlugin:
     ) -> tuple[dict[str, Any], list[str]]:
         """The shaped ``fields`` for ``draft`` and the labels it should carry.
 
-        On create, empty values are left out; on update they are sent as ``null``
-        so Jira clears the field.
+        On create, empty values (``None``, or text that shows nothing) are left out;
+        on update they empty their Jira field: ``null``, or ``[]`` for a list field.
         """
         record = draft.record_id
-        summary, full_title = fit_summary(draft.summary)
+        summary, full_title = fit_summary(draft.summary, record_id=record)
         description = "\n\n".join(
-            part for part in (full_title, draft.description.strip()) if part
+            part
+            for part in (full_title, draft.description.strip())
+            if part and not is_blank(part)
         )
         self._require(screen, "summary", record)
         fields: dict[str, Any] = {"summary": summary}
+        shaped = None
         if description:
             spec = self._require(screen, "description", record)
-            fields["description"] = self._shape(spec, description, spec.id, record)
+            shaped = self._shape(spec, description, spec.id, record)
+        if shaped is not None:
+            fields["description"] = shaped
         elif not creating and "description" in screen.fields:
             fields["description"] = None
 
@@ -371,14 +392,19 @@ class JiraPlugin:
                     "issue_type (or a route) instead",
                 )
             if spec.id == "labels":
-                labels.extend(value if isinstance(value, list | tuple) else [value])
+                # Labels are added by the edit's update, never set, so an emptied
+                # labels field has nothing to add and removes nothing.
+                if value is not None:
+                    labels.extend(value if isinstance(value, list | tuple) else [value])
                 continue
             if spec.id == "assignee" and (draft.assignee or draft.assignee_email):
                 continue
             value = await self._with_users(spec, value, key, draft.record_id)
             shaped = self._shape(spec, value, key, record)
-            if shaped is not None or not creating:
+            if shaped is not None and shaped != []:
                 fields[spec.id] = shaped
+            elif not creating:
+                fields[spec.id] = spec.empty_value
         return fields, labels
 
     def _shape(self, spec: FieldSpec, value: Any, key: str, record_id: str) -> Any:
