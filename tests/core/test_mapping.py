@@ -99,6 +99,7 @@ def test_an_empty_required_field_fails_and_an_optional_one_is_passed_as_none():
         build_draft(change(record), required, ROUTE)
 
 
-def test_an_empty_title_cannot_become_a_summary():
+@pytest.mark.parametrize("title", ["  ", "\u200b", "\u200b \u2060\t", "\x07"])
+def test_a_title_that_shows_nothing_cannot_become_a_summary(title):
     with pytest.raises(MappingError, match="summary would be empty"):
-        build_draft(change({**case_record(), "Title": "  "}), flow(), ROUTE)
+        build_draft(change({**case_record(), "Title": title}), flow(), ROUTE)

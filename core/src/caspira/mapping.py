@@ -6,6 +6,7 @@ It runs last, so a plugin that answers ``map_fields`` for a flow takes precedenc
 from __future__ import annotations
 
 import string
+import unicodedata
 from typing import Any
 
 from caspira_hookspecs import (
@@ -39,7 +40,7 @@ def build_draft(change: RecordChange, flow: Flow, route: Route) -> IssueDraft:
         mapped[target] = _apply(rule, target, change, flow)
 
     summary = mapped.pop("summary", None)
-    if summary is None or not str(summary).strip():
+    if summary is None or not _visible(str(summary)):
         source = flow.fields["summary"].source if "summary" in flow.fields else None
         raise MappingError(
             change.record_id,
@@ -150,6 +151,14 @@ def _render(template: str, change: RecordChange, flow: Flow, where: str) -> str:
             value = ", ".join(str(v) for v in value)
         values[name] = value
     return template.format_map(values).strip()
+
+
+def _visible(text: str) -> bool:
+    """Whether text shows anything: not only spaces, controls or format characters."""
+    return any(
+        not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf", "Zs")
+        for ch in text
+    )
 
 
 def _is_empty(value: Any) -> bool:
