@@ -265,7 +265,7 @@ async def test_event_date_in_summer_gets_the_summer_offset():
     assert event.payload["occurred_at"] == "2026-07-01T12:00:00+02:00"
 
 
-# --- the comments table --------------------------------------------------------
+# --- the comments table -------------------------------------------------------
 
 COMMENTED = BUGS.model_copy(update={"comments": CommentSync(table="BugComments")})
 COMMENT_ROW = {"PK_ID": 7, "RecordID": 123, "Body": "Still crashes.", "Author": "Ann"}
@@ -364,3 +364,306 @@ async def test_comment_rows_for_a_flow_without_comments_table_are_refused():
 
     assert refused.status == 400
     assert "'BugComments'" in refused.reason
+
+
+# --- reading the body ---------------------------------------------------------
+
+
+def with_record(**values: Any) -> dict[str, Any]:
+    delivery = case("insert")
+    delivery["data"] = [{**delivery["data"][0], **values}]
+    return delivery
+
+
+async def test_number_too_long_to_read_is_refused_before_the_secret_check():
+    refused = await rejection(b'{"x": ' + b"9" * 5000 + b"}")
+
+    assert refused.status == 400
+    assert "a number of 5000 digits" in refused.reason
+
+
+async def test_body_nested_beyond_the_parser_is_refused_with_400():
+    refused = await rejection(b"[" * 200_000)
+
+    assert (refused.status, refused.reason) == (
+        400,
+        "body is nested too deeply to be a delivery",
+    )
+
+
+async def test_lone_surrogate_as_secret_is_a_wrong_secret():
+    refused = await rejection(json.dumps({"secret": "\ud800"}).encode())
+
+    assert refused.status == 401
+
+
+async def test_secret_beyond_ascii_is_accepted_when_it_matches():
+    plugin = plugin_for(BUGS, secrets={SECRET_ENV: "sécret-ü-🔑"})
+
+    events = await deliver({**case("insert"), "secret": "sécret-ü-🔑"}, plugin=plugin)
+
+    assert len(events) == 1
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+async def test_non_numbers_python_would_read_are_refused(constant):
+    body = json.dumps(case("insert"))[:-1] + f', "Score": {constant}}}'
+
+    refused = await rejection(body.encode())
+
+    assert (refused.status, refused.reason) == (
+        400,
+        f"body holds {constant}, which is not a JSON number; send numbers only",
+    )
+
+
+async def test_number_beyond_the_float_range_is_refused():
+    body = json.dumps(case("insert"))[:-1] + ', "Score": 1e400}'
+
+    refused = await rejection(body.encode())
+
+    assert refused.status == 400
+    assert "1e400, too large" in refused.reason
+
+
+async def test_body_that_is_not_utf8_is_refused_as_not_json():
+    refused = await rejection(b'{"eventType": "table.recordInsert\xc3\x28"}')
+
+    assert (refused.status, refused.reason) == (400, "body is not JSON")
+
+
+# --- text no store can hold ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        (
+            {"Title": "Crash\u0000"},
+            "record 123, field 'Title': holds a NUL character (\\u0000)",
+        ),
+        (
+            {"Title": "Crash \ud83d"},
+            "record 123, field 'Title': holds an unpaired surrogate (\\ud83d)",
+        ),
+        (
+            {"Tags": {"1": "Hard\u0000ware"}},
+            "record 123, field 'Tags': holds a NUL character",
+        ),
+        (
+            {"Tags": {"1\udfff": "Hardware"}},
+            "record 123, field 'Tags': a key holds an unpaired surrogate",
+        ),
+        (
+            {"Title\u0000": "Crash"},
+            "record 123: field name 'Title\\x00' holds a NUL character",
+        ),
+        (
+            {"Ti\udc00tle": "Crash"},
+            "record 123: field name 'Ti\\udc00tle' holds an unpaired surrogate",
+        ),
+    ],
+    ids=[
+        "NUL in a value",
+        "surrogate in a value",
+        "NUL in a list field",
+        "surrogate in a list field key",
+        "NUL in a field name",
+        "surrogate in a field name",
+    ],
+)
+async def test_text_no_store_can_hold_is_refused_naming_record_and_field(
+    values, reason
+):
+    refused = await rejection(with_record(**values))
+
+    assert refused.status == 400
+    assert refused.reason.startswith(reason)
+
+
+async def test_surrogate_sent_as_raw_bytes_is_refused_naming_the_field():
+    body = json.dumps(with_record(Title="Crash")).replace("Crash", "Cr\\u00e4sh")
+    raw = body.encode().replace(b"\\u00e4", b"\xed\xa0\x80")
+
+    refused = await rejection(raw)
+
+    assert refused.status == 400
+    assert refused.reason.startswith("record 123, field 'Title': holds an unpaired")
+
+
+@pytest.mark.parametrize("message_id", ["3f1c\u0000", "3f1c\udbff"])
+async def test_message_id_no_store_can_hold_is_refused(message_id):
+    refused = await rejection({**case("insert"), "messageId": message_id})
+
+    assert refused.status == 400
+    assert refused.reason.startswith("messageId holds")
+
+
+async def test_value_nested_deeper_than_any_caspio_field_is_refused():
+    nested: Any = "deep"
+    for _ in range(40):
+        nested = [nested]
+
+    refused = await rejection(with_record(Notes=nested))
+
+    assert refused.status == 400
+    assert refused.reason.startswith(
+        "record 123, field 'Notes': nests more than 16 levels deep"
+    )
+
+
+async def test_text_beyond_ascii_is_accepted_as_sent():
+    title = "Zoë 🐞 \u2028 next line, and \\u0000 written out"
+
+    [event] = await deliver(with_record(Title=title))
+
+    assert event.payload["values"]["Title"] == title
+
+
+async def test_refusal_shows_a_long_value_shortened():
+    refused = await rejection({**case("insert"), "eventType": "x" * 100_000})
+
+    assert refused.reason.startswith("eventType 'xxxx")
+    assert len(refused.reason) < 200
+
+
+async def test_event_date_the_engine_cannot_put_in_utc_is_refused():
+    delivery = {**case("insert"), "eventDate": "0001-01-01T00:30:00"}
+
+    refused = await rejection(delivery, plugin=plugin_for(BUGS, settings=BERLIN))
+
+    assert refused.status == 400
+    assert "eventDate '0001-01-01T00:30:00'" in refused.reason
+
+
+async def test_comment_row_text_no_store_can_hold_is_refused():
+    refused = await comment_rejection(comment_delivery(Body="Still\u0000 crashes."))
+
+    assert refused.status == 400
+    assert refused.reason.startswith("comment row 7, field 'Body': holds a NUL")
+
+
+# --- record ids ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pk_id",
+    [
+        "abc",
+        " ",
+        "",
+        "12a",
+        "1e3",
+        "²",
+        "\uff11\uff12\uff13",  # fullwidth digits
+        10**100,
+        2**63,
+        1.5,
+        0,
+        -3,
+        True,
+        None,
+    ],
+)
+async def test_pk_id_that_is_not_a_record_number_is_refused(pk_id):
+    refused = await rejection(with_record(PK_ID=pk_id))
+
+    assert refused.status == 400
+    assert refused.reason.startswith("data[0] has PK_ID ")
+    assert "a whole number from 1 to 9223372036854775807" in refused.reason
+
+
+async def test_refusal_of_a_pk_id_names_the_row_it_is_in():
+    delivery = case("insert-batch")
+    delivery["data"][2]["PK_ID"] = "abc"
+
+    refused = await rejection(delivery)
+
+    assert refused.reason.startswith("data[2] has PK_ID 'abc';")
+
+
+@pytest.mark.parametrize("pk_id", [123, "123", "0123", " 123 ", 123.0])
+async def test_pk_id_that_is_a_number_becomes_one_record_id(pk_id):
+    [event] = await deliver(with_record(PK_ID=pk_id))
+
+    assert (event.key, event.delivery_id.rsplit(":", 1)[1]) == ("bugs:123", "123")
+    assert event.payload["record_id"] == "123"
+
+
+async def test_largest_record_number_is_accepted():
+    [event] = await deliver(with_record(PK_ID=str(2**63 - 1)))
+
+    assert event.key == "bugs:9223372036854775807"
+
+
+async def test_comment_row_parent_id_that_is_not_a_number_is_refused():
+    refused = await comment_rejection(comment_delivery(RecordID="12a"))
+
+    assert refused.status == 400
+    assert "'RecordID' (found '12a')" in refused.reason
+
+
+async def test_comment_row_parent_id_with_leading_zeros_names_the_record():
+    [event] = await deliver_comment(comment_delivery(RecordID="00123"))
+
+    assert (event.key, event.payload["record_id"]) == ("bugs:123", "123")
+
+
+# --- two rows of one record in one delivery -----------------------------------
+
+
+def batch_of(*rows: dict[str, Any]) -> dict[str, Any]:
+    base = case("update")["data"][0]
+    return {**case("update"), "data": [{**base, **row} for row in rows]}
+
+
+async def test_two_rows_of_one_record_become_two_events_in_their_order():
+    delivery = batch_of({"Severity": "High"}, {"Severity": "Critical"})
+    message = delivery["messageId"]
+
+    events = await deliver(delivery)
+
+    assert [(e.key, e.delivery_id) for e in events] == [
+        ("bugs:123", f"caspio:{message}:123"),
+        ("bugs:123", f"caspio:{message}:123:1"),
+    ]
+    assert [e.payload["values"]["Severity"] for e in events] == ["High", "Critical"]
+
+
+async def test_each_repeat_of_a_record_gets_the_next_suffix():
+    delivery = batch_of({"PK_ID": 123}, {"PK_ID": 124}, {"PK_ID": 123}, {"PK_ID": 123})
+
+    events = await deliver(delivery)
+
+    assert [e.delivery_id.split(":", 2)[2] for e in events] == [
+        "123",
+        "124",
+        "123:1",
+        "123:2",
+    ]
+
+
+async def test_pk_ids_written_differently_are_repeats_of_one_record():
+    events = await deliver(batch_of({"PK_ID": 123}, {"PK_ID": "0123"}))
+
+    assert [e.delivery_id.split(":", 2)[2] for e in events] == ["123", "123:1"]
+
+
+async def test_a_repeated_delivery_gives_the_same_delivery_ids():
+    delivery = batch_of({"Severity": "High"}, {"Severity": "Critical"})
+
+    first = await deliver(delivery)
+    again = await deliver(delivery)
+
+    assert [e.delivery_id for e in again] == [e.delivery_id for e in first]
+
+
+async def test_a_comment_row_repeated_in_one_delivery_gives_one_event():
+    delivery = comment_delivery()
+    delivery["data"] = [delivery["data"][0], {**delivery["data"][0], "PK_ID": "07"}]
+
+    events = await deliver_comment(delivery)
+
+    assert [event.delivery_id for event in events] == [
+        f"caspio:{delivery['messageId']}:7"
+    ]

@@ -6,13 +6,20 @@ Only validation and parsing happen here: no remote call, nothing stored.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
 from caspira_caspio._values import parse_datetime
+from caspira_caspio._webhook_body import (
+    MAX_RECORD_NUMBER,
+    check_row,
+    check_text,
+    read_delivery,
+    record_number,
+    shown,
+)
 from caspira_hookspecs import (
     CommentSync,
     Flow,
@@ -51,28 +58,32 @@ def parse_delivery(
     it is applied in order with that record's changes; updates and deletes of
     comment rows are not synced and give no events. ``secret(env_name)`` reads
     the flow's webhook secret; ``zone`` is the account's time zone, which
-    ``eventDate`` is written in. Raises
-    :class:`~caspira_hookspecs.WebhookRejected` with 404 (unknown flow), 400 (not a
-    Caspio delivery for the flow's tables) or 401 (wrong secret).
+    ``eventDate`` is written in.
+
+    Record ids are ``PK_ID`` as canonical digits, so ``"0123"`` and ``123.0`` are
+    record ``123``. A record's n-th repeat within one delivery (Caspio's batching
+    can carry two updates of a record) gets the delivery id suffix ``:<n>``, so
+    every row is kept, in order; a repeated comment row is kept once.
+
+    Raises :class:`~caspira_hookspecs.WebhookRejected`, and nothing else, with 404
+    (unknown flow), 401 (wrong secret), 503 (the flow's secret is not configured
+    here, so Caspio retries) or 400: not a Caspio delivery for the flow's tables,
+    or text no store can hold (NUL characters, unpaired surrogates).
     """
     flow = flows.get(flow_name)
     if flow is None:
         raise WebhookRejected(
-            404, f"no flow named {flow_name!r}; point the webhook at a configured flow"
+            404,
+            f"no flow named {shown(flow_name)}; point the webhook at a configured flow",
         )
 
-    try:
-        delivery = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise WebhookRejected(400, "body is not JSON") from None
-    if not isinstance(delivery, dict):
-        raise WebhookRejected(400, "body is not a JSON object")
-
+    delivery = read_delivery(body)
     if flow.webhook_secret_env:
         _check_secret(flow, delivery.get("secret"), secret)
 
     operation = _operation(delivery.get("eventType"))
     message_id = _text(delivery, "messageId")
+    check_text(message_id, "messageId")
     table = _text(delivery, "objectName")
     comments = flow.comments if flow.comments and flow.comments.table else None
     if table != flow.table and (comments is None or table != comments.table):
@@ -109,8 +120,14 @@ def _record_events(
     message_id: str,
 ) -> list[InboundEvent]:
     events = []
-    for record in records:
-        record_id = _record_id(record)
+    repeats: dict[str, int] = {}
+    for position, record in enumerate(records):
+        record_id = _record_id(record, position)
+        check_row(record, f"record {record_id}")
+        # Batching can put two updates of a record in one call: keep both, in order.
+        repeat = repeats.get(record_id, 0)
+        repeats[record_id] = repeat + 1
+        suffix = f":{repeat}" if repeat else ""
         change = RecordChange(
             flow=flow.name,
             table=flow.table,
@@ -126,7 +143,7 @@ def _record_events(
                 kind="record_changed",
                 flow=flow.name,
                 key=f"{flow.name}:{record_id}",
-                delivery_id=f"caspio:{message_id}:{record_id}",
+                delivery_id=f"caspio:{message_id}:{record_id}{suffix}",
                 payload=change.model_dump(mode="json"),
             )
         )
@@ -150,16 +167,27 @@ def _comment_events(
         return []
 
     events = []
-    for row in rows:
-        comment_id = _record_id(row)
-        record_id = _parent_id(row, comments)
+    seen: set[str] = set()
+    for position, row in enumerate(rows):
+        comment_id = _record_id(row, position)
+        check_row(row, f"comment row {comment_id}")
+        record_id = _parent_id(row, comment_id, comments)
         author = _author(row, comments)
+        body = _comment_body(row, comment_id, comments)
+        # A row is inserted once; the same row again in one delivery is a repeat.
+        if comment_id in seen:
+            log.debug(
+                "caspio.webhook.comment_repeated",
+                extra={"flow": flow.name, "comment": comment_id},
+            )
+            continue
+        seen.add(comment_id)
         comment = IssueComment(
             source="caspio",
             event="created",
             record_id=record_id,
             comment_id=comment_id,
-            body=_comment_body(row, comments),
+            body=body,
             author=User(display_name=author) if author else None,
             occurred_at=occurred_at,
         )
@@ -181,7 +209,7 @@ def _foreign_table(flow: Flow, table: str) -> str:
     if flow.comments and flow.comments.table:
         expected += f" or its comments table {flow.comments.table!r}"
     return (
-        f"objectName {table!r} is not this flow's table; flow {flow.name!r} "
+        f"objectName {shown(table)} is not this flow's table; flow {flow.name!r} "
         f"expects {expected}. Subscribe the webhook's events to those tables only"
     )
 
@@ -199,8 +227,10 @@ def _check_secret(flow: Flow, given: Any, secret: Callable[[str], str]) -> None:
             f"flow {flow.name!r} cannot check deliveries yet: its webhook secret is "
             "not configured on this server",
         ) from None
+    # Compared as bytes: "surrogatepass" encodes every str, even a lone surrogate.
     if not isinstance(given, str) or not hmac.compare_digest(
-        given.encode(), expected.encode()
+        given.encode("utf-8", "surrogatepass"),
+        expected.encode("utf-8", "surrogatepass"),
     ):
         raise WebhookRejected(
             401,
@@ -216,7 +246,8 @@ def _operation(event_type: Any) -> Literal["insert", "update", "delete"]:
     if operation is None:
         raise WebhookRejected(
             400,
-            f"eventType {event_type!r} is not one of {', '.join(EVENT_OPERATIONS)}",
+            f"eventType {shown(event_type)} is not one of "
+            f"{', '.join(EVENT_OPERATIONS)}",
         )
     return operation
 
@@ -232,45 +263,53 @@ def _event_date(value: Any, zone: tzinfo) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse_datetime(value, zone)
-    except (TypeError, ValueError):
+        occurred_at = parse_datetime(value, zone)
+        # The engine compares times in UTC; a date at the calendar's edge has none.
+        if occurred_at is not None:
+            occurred_at.astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
         raise WebhookRejected(
-            400, f"eventDate {value!r} is not a date like 2026-01-16T19:52:55"
+            400, f"eventDate {shown(value)} is not a date like 2026-01-16T19:52:55"
         ) from None
+    return occurred_at
 
 
-def _record_id(record: Any) -> str:
+def _record_id(record: Any, position: int) -> str:
     if not isinstance(record, dict):
-        raise WebhookRejected(400, "each item of data must be a record object")
+        raise WebhookRejected(
+            400, f"data[{position}] is {shown(record)}, not a record object"
+        )
     pk_id = record.get("PK_ID")
-    if isinstance(pk_id, bool) or not isinstance(pk_id, int | str) or pk_id == "":
-        raise WebhookRejected(400, f"record without a usable PK_ID: {pk_id!r}")
-    return str(pk_id)
-
-
-def _parent_id(row: dict[str, Any], comments: CommentSync) -> str:
-    value = row.get(comments.record_field)
-    # A NUMBER field answers 123.0, a STRING field "123": both name record 123.
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    record_id = record_number(pk_id)
+    if record_id is None:
         raise WebhookRejected(
             400,
-            f"comment row {row.get('PK_ID')!r} has no record id in field "
-            f"{comments.record_field!r} (found {value!r}); fill it with the "
+            f"data[{position}] has PK_ID {shown(pk_id)}; PK_ID must be Caspio's "
+            f"AUTONUMBER, a whole number from 1 to {MAX_RECORD_NUMBER}",
+        )
+    return record_id
+
+
+def _parent_id(row: dict[str, Any], comment_id: str, comments: CommentSync) -> str:
+    value = row.get(comments.record_field)
+    # A NUMBER field answers 123.0, a STRING field "123": both name record 123.
+    record_id = record_number(value)
+    if record_id is None:
+        raise WebhookRejected(
+            400,
+            f"comment row {comment_id} has no record id in field "
+            f"{comments.record_field!r} (found {shown(value)}); fill it with the "
             "commented record's PK_ID",
         )
-    return str(value)
+    return record_id
 
 
-def _comment_body(row: dict[str, Any], comments: CommentSync) -> str:
+def _comment_body(row: dict[str, Any], comment_id: str, comments: CommentSync) -> str:
     value = row.get(comments.body_field)
     if not isinstance(value, str) or not value.strip():
         raise WebhookRejected(
             400,
-            f"comment row {row.get('PK_ID')!r} has no text in field "
+            f"comment row {comment_id} has no text in field "
             f"{comments.body_field!r}; a comment needs a body",
         )
     return value
