@@ -11,9 +11,11 @@ import re
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 import uvicorn
@@ -29,6 +31,7 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from caspira_hookspecs import Flow, PluginContext
 from caspira_jira import JiraPlugin, JiraSettings
+from caspira_jira._ratelimit import Clock
 from caspira_jira.emulator import EmulatedJira, create_app
 from tests.conftest import SPECS
 
@@ -288,3 +291,42 @@ async def served_receiver() -> AsyncIterator[Receiver]:
     yield state
     server.should_exit = True
     await serving
+
+
+class FakeClock(Clock):
+    """Time that passes only when someone sleeps or a test moves it on.
+
+    It starts at 2026-03-02 10:00:00 UTC, on the minute, as Jira's
+    ``X-RateLimit-Reset`` is written to the minute; ``slept`` lists every sleep.
+    """
+
+    def __init__(self) -> None:
+        self.start = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+        self.elapsed = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return 5000.0 + self.elapsed
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.elapsed)
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+        self.elapsed += seconds
+        await anyio.lowlevel.checkpoint()
+
+    def advance(self, seconds: float) -> None:
+        self.elapsed += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def share_clock(site: EmulatedJira, clock: FakeClock) -> None:
+    """Make the emulator read (and sleep by) the test's clock."""
+    site.clock = clock.now
+    site.monotonic = clock.monotonic
+    site.sleep = clock.sleep

@@ -1,5 +1,6 @@
-"""An async client for the Jira REST calls caspira makes; one method maps every failure
-to caspira's errors, and Jira's paging styles (offset and token) live here.
+"""An async client for the Jira REST calls caspira makes; one method sends every call
+through the rate governor (``_ratelimit``) and maps every failure to caspira's errors,
+and Jira's paging styles (offset and token) live here.
 """
 
 from __future__ import annotations
@@ -7,14 +8,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from caspira_hookspecs import RemoteError, RetryableError
 from caspira_jira._dialect import Dialect, dialect_for
+from caspira_jira._ratelimit import JiraCall, RateGovernor
 from caspira_jira._settings import JiraSettings
 
 __all__ = ["JiraClient"]
@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 _SERVICE = "jira"
 _USER_AGENT = "caspira-jira/0.1"
+_ISSUE = "/issue/{issueIdOrKey}"
+# Methods whose second send does what the first did, so a lost answer may be resent.
+_REPEATABLE = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
 
 class JiraClient:
@@ -34,9 +37,11 @@ class JiraClient:
         api_token: str,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        governor: RateGovernor | None = None,
     ) -> None:
         self.settings = settings
         self.dialect: Dialect = dialect_for(settings.deployment)
+        self.governor = governor or RateGovernor(settings.max_wait_seconds)
         self._field_names: dict[str, str] = {}
         self._http = httpx.AsyncClient(
             base_url=settings.site + self.dialect.api_root,
@@ -68,6 +73,7 @@ class JiraClient:
             f"read the issue types of project {project}",
             f"/issue/createmeta/{project}/issuetypes",
             ("issueTypes", "createMetaIssueType", "values"),
+            endpoint="/issue/createmeta/{projectIdOrKey}/issuetypes",
         )
 
     async def create_fields(
@@ -78,6 +84,7 @@ class JiraClient:
             f"read the create screen of project {project}, issue type {issue_type_id}",
             f"/issue/createmeta/{project}/issuetypes/{issue_type_id}",
             ("fields", "results", "values"),
+            endpoint="/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}",
         )
         self._remember_names(fields, "fieldId")
         return fields
@@ -127,7 +134,13 @@ class JiraClient:
         if update:
             body["update"] = update
         await self._call(
-            f"update issue {key}", "PUT", f"/issue/{key}", json=body, expect=(204,)
+            f"update issue {key}",
+            "PUT",
+            f"/issue/{key}",
+            json=body,
+            expect=(204,),
+            endpoint=_ISSUE,
+            issue=key,
         )
 
     async def get_issue(
@@ -139,6 +152,7 @@ class JiraClient:
             "GET",
             f"/issue/{key}",
             params={"fields": ",".join(fields)},
+            endpoint=_ISSUE,
         )
         return answer.json()
 
@@ -171,7 +185,9 @@ class JiraClient:
             }
             if token:
                 body["nextPageToken"] = token
-            answer = await self._call("search issues", "POST", "/search/jql", json=body)
+            answer = await self._call(
+                "search issues", "POST", "/search/jql", json=body, repeatable=True
+            )
             page = answer.json()
             for issue in page.get("issues", []):
                 yield issue
@@ -190,7 +206,9 @@ class JiraClient:
                 "startAt": seen,
                 "maxResults": page_size,
             }
-            answer = await self._call("search issues", "POST", "/search", json=body)
+            answer = await self._call(
+                "search issues", "POST", "/search", json=body, repeatable=True
+            )
             page = answer.json()
             issues = page.get("issues") or []
             for issue in issues:
@@ -208,6 +226,7 @@ class JiraClient:
             "GET",
             f"/issue/{key}/transitions",
             params={"expand": "transitions.fields"},
+            endpoint=_ISSUE + "/transitions",
         )
         return list(answer.json().get("transitions") or [])
 
@@ -224,6 +243,8 @@ class JiraClient:
             f"/issue/{key}/transitions",
             json=body,
             expect=(204,),
+            endpoint=_ISSUE + "/transitions",
+            issue=key,
         )
 
     async def add_comment(self, key: str, body: Any) -> dict[str, Any]:
@@ -234,6 +255,8 @@ class JiraClient:
             f"/issue/{key}/comment",
             json={"body": body},
             expect=(201,),
+            endpoint=_ISSUE + "/comment",
+            issue=key,
         )
         return answer.json()
 
@@ -248,6 +271,46 @@ class JiraClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
         expect: tuple[int, ...] = (200,),
+        endpoint: str | None = None,
+        issue: str | None = None,
+        repeatable: bool | None = None,
+    ) -> httpx.Response:
+        """Send one call, paced by the governor; ``endpoint`` is ``path``'s template
+        and ``issue`` the issue the call writes to."""
+        call = JiraCall(
+            operation,
+            method,
+            endpoint or path,
+            issue=issue,
+            repeatable=method in _REPEATABLE if repeatable is None else repeatable,
+        )
+        pace = self.governor.pace(call)
+        while True:
+            await pace.turn()
+            response = await self._send(operation, method, path, params, json)
+            if not pace.again(response):
+                break
+
+        if response.status_code not in expect:
+            raise self._error(operation, response, pace.retry_after)
+        if response.status_code != 204 and not _is_json(response):
+            raise RemoteError(
+                _SERVICE,
+                operation,
+                response.status_code,
+                f"{self.settings.site} answered with {_content_type(response)!r}, "
+                "not JSON; check that [jira] site is the address of the Jira site "
+                "itself, not a login page or a proxy",
+            )
+        return response
+
+    async def _send(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        json: Any,
     ) -> httpx.Response:
         started = time.monotonic()
         try:
@@ -287,20 +350,11 @@ class JiraClient:
                 "elapsed_ms": round((time.monotonic() - started) * 1000),
             },
         )
-        if response.status_code not in expect:
-            raise self._error(operation, response)
-        if response.status_code != 204 and not _is_json(response):
-            raise RemoteError(
-                _SERVICE,
-                operation,
-                response.status_code,
-                f"{self.settings.site} answered with {_content_type(response)!r}, "
-                "not JSON; check that [jira] site is the address of the Jira site "
-                "itself, not a login page or a proxy",
-            )
         return response
 
-    def _error(self, operation: str, response: httpx.Response) -> RemoteError:
+    def _error(
+        self, operation: str, response: httpx.Response, retry_after: float | None
+    ) -> RemoteError:
         status = response.status_code
         messages, field = self._messages(response)
         if status == 429 or status >= 500:
@@ -309,7 +363,7 @@ class JiraClient:
                 operation,
                 status,
                 messages or f"Jira is unavailable (HTTP {status}); it is retried later",
-                retry_after=_retry_after(response),
+                retry_after=retry_after,
                 field=field,
             )
         if status == 401:
@@ -356,7 +410,13 @@ class JiraClient:
                 self._field_names[field[id_key]] = field["name"]
 
     async def _offset_pages(
-        self, operation: str, path: str, keys: tuple[str, ...], page_size: int = 50
+        self,
+        operation: str,
+        path: str,
+        keys: tuple[str, ...],
+        *,
+        endpoint: str,
+        page_size: int = 50,
     ) -> list[dict[str, Any]]:
         """All items of a ``startAt``/``maxResults``/``total`` paged list."""
         items: list[dict[str, Any]] = []
@@ -366,6 +426,7 @@ class JiraClient:
                 "GET",
                 path,
                 params={"startAt": len(items), "maxResults": page_size},
+                endpoint=endpoint,
             )
             body = answer.json()
             page = next((body[key] for key in keys if key in body), [])
@@ -390,19 +451,3 @@ def _is_json(response: httpx.Response) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Retry-After in seconds: Jira sends a number, HTTP allows a date too."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())

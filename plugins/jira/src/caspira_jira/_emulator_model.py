@@ -17,7 +17,6 @@ __all__ = [
     "TRANSITIONS",
     "Account",
     "Comment",
-    "Fault",
     "Field",
     "Issue",
     "IssueType",
@@ -176,16 +175,6 @@ class Issue:
     created: str
     updated: str
     comments: list[Comment] = field(default_factory=list)
-
-
-@dataclass
-class Fault:
-    """Answer the next ``remaining`` requests under ``path`` with ``status``."""
-
-    status: int
-    remaining: int
-    retry_after: float | None = None
-    path: str = "/rest/"
 
 
 PRIORITIES = [

@@ -375,7 +375,7 @@ class Call:
 
 def api_root(site: EmulatedJira) -> str:
     """Where the site's REST API lives: v2 on Server, v3 on Cloud."""
-    return "/rest/api/2" if site.server else "/rest/api/3"
+    return site.api_root
 
 
 def select_fields(every: dict[str, Any], wanted: list[str] | None) -> dict[str, Any]:

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+import anyio
+
 from caspira_jira._adf import adf_to_text, is_adf_document
+from caspira_jira._emulator_faults import Fault, FaultPlan
 from caspira_jira._emulator_hooks import Courier
 from caspira_jira._emulator_jql import JqlError, Query, parse_jql
 from caspira_jira._emulator_model import (
@@ -20,7 +24,6 @@ from caspira_jira._emulator_model import (
     TRANSITIONS,
     Account,
     Comment,
-    Fault,
     Field,
     Issue,
     IssueType,
@@ -31,6 +34,7 @@ from caspira_jira._emulator_model import (
     Transition,
 )
 from caspira_jira._emulator_seed import SEEDS
+from caspira_jira._ratelimit import BURST
 from caspira_jira._text import SUMMARY_LIMIT, TEXT_LIMIT, jira_length
 
 __all__ = [
@@ -84,7 +88,11 @@ class EmulatedJira:
 
     ``deployment`` is ``"cloud"`` (REST v3, ADF, accounts by id) or ``"server"``
     (REST v2, wiki markup, users by name). Webhook deliveries go through
-    ``courier``; ``await drain()`` waits for those under way.
+    ``courier``; ``await drain()`` waits for those under way. ``faults`` is the
+    trouble the site makes (a ``FaultPlan``), built from ``fault_options``.
+
+    ``clock`` (the time Jira shows), ``monotonic`` (the time rate limits count)
+    and ``sleep`` (how latency is added) may be replaced by tests.
     """
 
     def __init__(
@@ -99,6 +107,7 @@ class EmulatedJira:
         webhook_retry_delay: float = 0.05,
         webhook_retries: int = 3,
         clock: Callable[[], datetime] | None = None,
+        fault_options: Mapping[str, str] | None = None,
     ):
         if seed not in SEEDS:
             known = ", ".join(sorted(SEEDS))
@@ -114,6 +123,9 @@ class EmulatedJira:
         self.search_page_size = search_page_size
         self.deployment = deployment
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.monotonic: Callable[[], float] = time.monotonic
+        self.sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+        self.fault_options = dict(fault_options or {})
         self.courier = Courier(retry_delay=webhook_retry_delay, retries=webhook_retries)
         self.reset()
 
@@ -121,14 +133,20 @@ class EmulatedJira:
     def server(self) -> bool:
         return self.deployment == "server"
 
+    @property
+    def api_root(self) -> str:
+        """Where the REST API lives: v2 on Server, v3 on Cloud."""
+        return "/rest/api/2" if self.server else "/rest/api/3"
+
     def reset(self) -> None:
-        """Forget every issue, fault and webhook and load the seed again."""
+        """Forget every issue and webhook, put the faults back as the options set
+        them (the rolls start again from ``fault_seed``) and load the seed again."""
         self.courier.cancel()
         self.accounts: dict[str, Account] = {}
         self.fields: dict[str, Field] = {}
         self.projects: dict[str, Project] = {}
         self.issues: dict[str, Issue] = {}
-        self.faults: list[Fault] = []
+        self.faults = FaultPlan.from_options(self.fault_options)
         self._next_issue_id = 10001
         self._next_comment_id = 30001
         self._next_changelog_id = 20001
@@ -191,23 +209,35 @@ class EmulatedJira:
 
     def add_fault(
         self,
-        status: int,
+        status: int | str | tuple[int, ...],
         *,
-        count: int = 1,
-        retry_after: float | None = None,
+        count: int | None = 1,
+        retry_after: float | str | None = None,
         path: str = "/rest/",
+        rate: float = 1.0,
+        reason: str = BURST,
+        reset_after: float | None = None,
+        writes_only: bool = False,
+        after_commit: bool = False,
     ) -> Fault:
-        """Answer the next ``count`` API requests under ``path`` with ``status``."""
-        fault = Fault(status, count, retry_after, path)
-        self.faults.append(fault)
-        return fault
+        """Answer the next ``count`` API requests under ``path`` with ``status``.
 
-    def take_fault(self, path: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.remaining > 0 and path.startswith(fault.path):
-                fault.remaining -= 1
-                return fault
-        return None
+        ``status`` may be ``"drop"`` (close the connection unanswered) or a tuple
+        of statuses to choose from; ``count=None`` fails requests without end, each
+        with probability ``rate``; see ``caspira_jira._emulator_faults.Fault`` for
+        the rest.
+        """
+        return self.faults.add(
+            status,
+            count=count,
+            retry_after=retry_after,
+            path=path,
+            rate=rate,
+            reason=reason,
+            reset_after=reset_after,
+            writes_only=writes_only,
+            after_commit=after_commit,
+        )
 
     # --- Look-ups ---------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """The ``[jira]`` configuration section: the site, the account, the issue marker, the
-webhook secret."""
+webhook secret and how long a call may wait for Jira's rate limits."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ class JiraSettings(BaseModel):
     ``webhook_secret_env``, when given, names the environment variable holding the
     secret Jira's webhook was registered with; deliveries whose ``X-Hub-Signature``
     does not match it are refused.
+
+    ``max_wait_seconds`` is the longest a call waits in the client for Jira's rate
+    limits (a held endpoint, issue or quota, a Retry-After); a longer wait hands
+    the change back to the engine to retry later. ``0`` never waits.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -36,6 +40,7 @@ class JiraSettings(BaseModel):
     timeout_seconds: float = Field(default=30.0, gt=0)
     idempotency_label_prefix: str = "caspira-"
     webhook_secret_env: str | None = None
+    max_wait_seconds: float = Field(default=10.0, ge=0)
 
     @field_validator("site")
     @classmethod

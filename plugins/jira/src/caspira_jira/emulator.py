@@ -9,14 +9,24 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from caspira_jira._emulator_faults import (
+    DROP,
+    FAULT_OPTIONS,
+    DroppedConnection,
+    FaultLayer,
+    FaultPlan,
+    QuietDrops,
+)
 from caspira_jira._emulator_hooks import Webhook
 from caspira_jira._emulator_render import Call, api_root
 from caspira_jira._emulator_site import (
@@ -28,8 +38,17 @@ from caspira_jira._emulator_site import (
     JiraRejection,
     Project,
 )
+from caspira_jira._ratelimit import BURST
 
-__all__ = ["WEBHOOK_EVENTS", "EmulatedJira", "create_app"]
+__all__ = [
+    "DROP",
+    "FAULT_OPTIONS",
+    "WEBHOOK_EVENTS",
+    "DroppedConnection",
+    "EmulatedJira",
+    "FaultPlan",
+    "create_app",
+]
 
 _OPTIONS = (
     "email",
@@ -40,7 +59,9 @@ _OPTIONS = (
     "deployment",
     "webhook_retry_delay",
     "webhook_retries",
+    *FAULT_OPTIONS,
 )
+_QUIET_DROPS = QuietDrops()
 _Handler = Callable[[Request, Call], Awaitable[Response]]
 
 #: The events the emulator delivers.
@@ -66,7 +87,9 @@ def create_app(**options: str) -> Starlette:
     ``deployment``, ``cloud`` (REST v3, Basic e-mail:token) or ``server`` (REST
     v2, Bearer personal access tokens); ``webhook_retry_delay``, the seconds
     before a failed webhook delivery is first sent again (default 0.05, doubling
-    after), and ``webhook_retries``, how often (default 3).
+    after), and ``webhook_retries``, how often (default 3). ``FAULT_OPTIONS``
+    make trouble: rate limits, server errors, latency, dropped connections, the
+    per-issue write limit and lost create answers (see the README).
     """
     unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
@@ -84,6 +107,7 @@ def create_app(**options: str) -> Starlette:
             0.0, _number(options, "webhook_retry_delay", "0.05", float)
         ),
         webhook_retries=max(0, _number(options, "webhook_retries", "3", int)),
+        fault_options={k: v for k, v in options.items() if k in FAULT_OPTIONS},
     )
     root = api_root(site)
 
@@ -125,6 +149,7 @@ def create_app(**options: str) -> Starlette:
         extra("/issues", _extra_issues, "GET"),
         extra("/deliveries", _extra_deliveries, "GET"),
         extra("/faults", _extra_fault, "POST"),
+        extra("/faults", _extra_clear_faults, "DELETE"),
         extra("/reset", _extra_reset, "POST"),
     ]
     if site.server:
@@ -137,8 +162,10 @@ def create_app(**options: str) -> Starlette:
             api("/webhook", _list_dynamic, "GET"),
             api("/webhook", _delete_dynamic, "DELETE"),
         ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(FaultLayer, site=site)])
     app.state.emulator = site
+    # uvicorn would log each dropped connection as a failure of the app.
+    logging.getLogger("uvicorn.error").addFilter(_QUIET_DROPS)
     return app
 
 
@@ -158,9 +185,6 @@ def _endpoint(site: EmulatedJira, handler: _Handler) -> Callable[[Request], Any]
     async def endpoint(request: Request) -> Response:
         base = site.base_url or str(request.base_url).rstrip("/")
         try:
-            fault = site.take_fault(request.url.path)
-            if fault is not None:
-                raise _fault_rejection(fault.status, fault.retry_after)
             actor = _authenticate(site, request)
             return await handler(request, Call(site, actor, base))
         except JiraRejection as rejection:
@@ -211,18 +235,6 @@ def _authenticate(site: EmulatedJira, request: Request) -> Account:
             headers={"WWW-Authenticate": 'Basic realm="protected-area"'},
         )
     return account
-
-
-def _fault_rejection(status: int, retry_after: float | None) -> JiraRejection:
-    headers = {}
-    if retry_after is not None:
-        headers["Retry-After"] = f"{retry_after:g}"
-    if status == 429:
-        headers["RateLimit-Reason"] = "jira-burst-based"
-        message = "Rate limit exceeded."
-    else:
-        message = f"The emulator was told to answer {status}."
-    return JiraRejection(status, [message], headers=headers)
 
 
 async def _json_body(request: Request) -> Any:
@@ -731,19 +743,35 @@ async def _extra_deliveries(request: Request, site: EmulatedJira) -> Response:
 
 
 async def _extra_fault(request: Request, site: EmulatedJira) -> Response:
-    """Make the next API calls fail, as ``{"status": 503, "retry_after": 2}`` asks."""
+    """Add a fault, as ``{"status": 503, "retry_after": 2}`` or ``{"status": "drop"}``
+    asks; the keys are ``EmulatedJira.add_fault``'s."""
+    example = {"status": 503, "count": 1, "retry_after": 2, "path": "/rest/"}
     try:
         body = json.loads(await request.body())
+        status = body["status"]
+        count = body.get("count", 1)
         fault = site.add_fault(
-            int(body["status"]),
-            count=int(body.get("count", 1)),
+            status if status == DROP else int(status),
+            count=None if count is None else int(count),
             retry_after=body.get("retry_after"),
             path=str(body.get("path", "/rest/")),
+            rate=float(body.get("rate", 1.0)),
+            reason=str(body.get("reason", BURST)),
+            reset_after=body.get("reset_after"),
+            writes_only=bool(body.get("writes_only", False)),
+            after_commit=bool(body.get("after_commit", False)),
         )
-    except (ValueError, KeyError, TypeError):
-        example = {"status": 503, "count": 1, "retry_after": 2, "path": "/rest/"}
+    except (KeyError, TypeError, AttributeError):
         return JSONResponse({"error": f"send a JSON object like {example}"}, 400)
+    except ValueError as problem:
+        return JSONResponse({"error": f"{problem}; for example {example}"}, 400)
     return JSONResponse({"status": fault.status, "remaining": fault.remaining}, 201)
+
+
+async def _extra_clear_faults(request: Request, site: EmulatedJira) -> Response:
+    """No faults, latency or write limit from now on."""
+    site.faults.clear()
+    return Response(status_code=204)
 
 
 async def _extra_reset(request: Request, site: EmulatedJira) -> Response:
