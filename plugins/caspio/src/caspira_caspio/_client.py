@@ -7,16 +7,16 @@ Every failure surfaces as :class:`~caspira_hookspecs.RemoteError`, or as
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
 import anyio
 import httpx
 
+from caspira_caspio._retry_after import retry_after_seconds
 from caspira_caspio._where import where_equals
 from caspira_hookspecs import MappingError, RemoteError, RetryableError
 
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 MAX_URI_LENGTH = 2047
 
 SERVICE = "caspio"
+
+#: Caspio's documented token lifetime, assumed when an answer does not say.
+_TOKEN_LIFETIME = 86399.0
 
 _FIXES = {
     400: "check the table's field names and the q.where clause",
@@ -41,7 +44,15 @@ class CaspioClient:
     """Calls one Caspio account as one REST profile (OAuth client credentials).
 
     ``transport`` replaces the network (tests pass an ``httpx.ASGITransport`` of the
-    emulator); ``clock`` returns seconds and decides when the token is renewed.
+    emulator); ``clock`` returns seconds and decides when the token is renewed;
+    ``wall_clock`` (seconds since the epoch) reads ``Retry-After`` dates.
+    ``credential_env`` names the environment variables the client id and secret
+    came from, for errors that tell the operator where to fix them.
+
+    No call is repeated here except once with a renewed token: failures worth
+    another try are :class:`~caspira_hookspecs.RetryableError`, and the caller
+    retries. A write whose connection was lost may have been done, so only writes
+    that are harmless twice should be retried blindly.
     """
 
     def __init__(
@@ -53,11 +64,22 @@ class CaspioClient:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        credential_env: tuple[str, str] | None = None,
     ) -> None:
         self.account_url = account_url.rstrip("/")
         self._client_id = client_id
         self._client_secret = client_secret
         self._clock = clock
+        self._wall_clock = wall_clock
+        self._timeout = timeout
+        if credential_env is None:
+            self._credentials = "given to CaspioClient"
+        else:
+            self._credentials = (
+                f"in the environment variables {credential_env[0]} and "
+                f"{credential_env[1]}"
+            )
         self._http = httpx.AsyncClient(
             base_url=f"{self.account_url}/integrations/rest/v3",
             timeout=timeout,
@@ -131,7 +153,11 @@ class CaspioClient:
         return records[0] if records else None
 
     async def insert_record(self, table: str, values: dict[str, Any]) -> dict[str, Any]:
-        """Insert a record; answer it as stored, with its new ``PK_ID``."""
+        """Insert a record; answer it as stored, with its new ``PK_ID``.
+
+        Not harmless twice: after a :class:`~caspira_hookspecs.RetryableError`
+        without a status the record may exist, so look before inserting again.
+        """
         response = await self._call(
             "insert_record",
             table,
@@ -201,10 +227,12 @@ class CaspioClient:
             log.info("caspio.token.refused", extra={"status": response.status_code})
             token = await self._renew_token(refused=token)
             response = await self._send(operation, request, token)
+            if _token_refused(response):
+                raise self._refused_again(operation, table, response)
 
         if response.is_success:
             return response
-        raise _error(operation, table, response)
+        raise self._error(operation, table, response)
 
     async def _send(
         self, operation: str, request: httpx.Request, token: str
@@ -213,18 +241,70 @@ class CaspioClient:
         try:
             response = await self._http.send(request)
         except httpx.HTTPError as exc:
-            raise RetryableError(
-                SERVICE,
-                operation,
-                None,
-                f"{type(exc).__name__} calling {request.url.host}; Caspio may be "
-                "unreachable, the call will be retried",
-            ) from None
+            raise self._no_answer(operation, request, exc) from None
         log.debug(
             "caspio.call",
             extra={"operation": operation, "status": response.status_code},
         )
         return response
+
+    def _no_answer(
+        self, operation: str, request: httpx.Request, exc: httpx.HTTPError
+    ) -> RetryableError:
+        name, host = type(exc).__name__, request.url.host
+        retried = "; the call will be retried"
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            return RetryableError(
+                SERVICE,
+                operation,
+                None,
+                f"{name} calling {host}: Caspio could not be reached{retried}",
+            )
+
+        if isinstance(exc, httpx.TimeoutException):
+            said = f"{name}: {host} gave no answer within {self._timeout:g} s"
+            fix = (
+                f"{retried}. If Caspio is often this slow, raise caspio.timeout_seconds"
+            )
+        else:
+            said = (
+                f"{name} calling {host}: Caspio closed the connection without an answer"
+            )
+            fix = retried
+        if request.method != "GET" and operation != "token":
+            # The request may have reached Caspio; only its answer is known lost.
+            said += ", so the write may have been done"
+        return RetryableError(SERVICE, operation, None, said + fix)
+
+    def _error(
+        self, operation: str, table: str | None, response: httpx.Response
+    ) -> RemoteError:
+        retry_after = retry_after_seconds(
+            response.headers.get("Retry-After"), self._wall_clock()
+        )
+        fix = None
+        if operation == "token":
+            fix = f"check the REST profile's client id and secret {self._credentials}"
+        return _error(operation, table, response, retry_after=retry_after, fix=fix)
+
+    def _refused_again(
+        self, operation: str, table: str, response: httpx.Response
+    ) -> RemoteError:
+        """Caspio refused the token it had just issued: not worth another try."""
+        credentials = f"the client id and secret {self._credentials}"
+        if response.status_code == 401:
+            fix = (
+                "Caspio refused a token it had just issued, so the REST profile's "
+                "credentials are wrong or the profile is disabled: check "
+                f"{credentials} against the profile in Caspio"
+            )
+        else:
+            fix = (
+                "Caspio refused the call again with a new token: a query parameter "
+                "is wrong, or the REST profile's credentials are (some accounts "
+                f"answer a refused token this way): check the query and {credentials}"
+            )
+        return _error(operation, table, response, retry_after=None, fix=fix)
 
     # --- the token ------------------------------------------------------------
 
@@ -247,29 +327,49 @@ class CaspioClient:
             "client_id": self._client_id,
             "client_secret": self._client_secret,
         }
+        request = self._http.build_request(
+            "POST", f"{self.account_url}/oauth/token", data=form
+        )
         try:
-            response = await self._http.post(
-                f"{self.account_url}/oauth/token", data=form
-            )
+            response = await self._http.send(request)
         except httpx.HTTPError as exc:
-            raise RetryableError(
+            raise self._no_answer("token", request, exc) from None
+        if not response.is_success:
+            raise self._error("token", None, response)
+
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        token = answer.get("access_token") if isinstance(answer, dict) else None
+        if not isinstance(token, str) or not token:
+            raise RemoteError(
                 SERVICE,
                 "token",
-                None,
-                f"{type(exc).__name__} asking {self.account_url} for a token; the call "
-                "will be retried",
-            ) from None
-        if not response.is_success:
-            raise _error("token", None, response)
-
-        answer = response.json()
-        lifetime = float(answer.get("expires_in", 0))
+                response.status_code,
+                "the answer holds no access_token; check that account_url names the "
+                "Caspio account and not a proxy or login page",
+            )
+        lifetime = _lifetime(answer.get("expires_in"))
         # Renew well before the end, so a call in flight never carries a dying token.
         margin = min(300.0, lifetime / 10)
-        self._token = str(answer["access_token"])
+        self._token = token
         self._token_expires_at = self._clock() + lifetime - margin
         log.info("caspio.token.issued", extra={"expires_in": lifetime})
         return self._token
+
+
+def _lifetime(expires_in: Any) -> float:
+    """The token's lifetime in seconds; Caspio's 24 hours when the answer is odd."""
+    if isinstance(expires_in, bool):
+        return _TOKEN_LIFETIME
+    try:
+        lifetime = float(expires_in)
+    except (TypeError, ValueError):
+        return _TOKEN_LIFETIME
+    if not math.isfinite(lifetime) or lifetime <= 0:
+        return _TOKEN_LIFETIME
+    return lifetime
 
 
 def _records_path(table: str) -> str:
@@ -329,7 +429,14 @@ def _caspio_error(response: httpx.Response) -> tuple[str, str, str]:
     )
 
 
-def _error(operation: str, table: str | None, response: httpx.Response) -> RemoteError:
+def _error(
+    operation: str,
+    table: str | None,
+    response: httpx.Response,
+    *,
+    retry_after: float | None,
+    fix: str | None,
+) -> RemoteError:
     status = response.status_code
     code, message, request_id = _caspio_error(response)
     about = f"table {table!r}: " if table else ""
@@ -342,25 +449,7 @@ def _error(operation: str, table: str | None, response: httpx.Response) -> Remot
             operation,
             status,
             f"{about}{said}{tracked}; the call will be retried",
-            retry_after=_retry_after(response),
+            retry_after=retry_after,
         )
-    if operation == "token":
-        fix = "check the client id and secret of the Caspio REST profile"
-    else:
-        fix = _FIXES.get(status, "see Caspio's message")
+    fix = fix or _FIXES.get(status, "see Caspio's message")
     return RemoteError(SERVICE, operation, status, f"{about}{said}{tracked}; {fix}")
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

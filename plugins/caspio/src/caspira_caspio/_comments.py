@@ -7,7 +7,7 @@ from typing import Any
 
 from caspira_hookspecs import CommentSync, IssueComment, MappingError, User
 
-__all__ = ["author_name", "comment_block", "comment_row"]
+__all__ = ["author_name", "comment_block", "comment_row", "same_comment_row"]
 
 
 def comment_block(comment: IssueComment) -> str:
@@ -56,3 +56,21 @@ def comment_row(
     if sync.author_field and author is not None:
         row[sync.author_field] = author
     return row
+
+
+def same_comment_row(stored: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Whether a stored comments-table row holds the values of ``row``.
+
+    Text is compared with line ends and surrounding blanks set aside, which a
+    store may change; so the same words by the same author count as one comment.
+    """
+    return all(
+        _comparable(stored.get(name)) == _comparable(value)
+        for name, value in row.items()
+    )
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n").strip()
+    return value

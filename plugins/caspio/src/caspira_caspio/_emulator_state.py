@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import secrets
 import string
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
+from caspira_caspio._emulator_faults import FAULT_OPTION_PREFIX, Faults, Injection
 from caspira_caspio._emulator_tables import (
     ApiError,
     Field,
@@ -31,7 +33,13 @@ from caspira_caspio._emulator_tables import (
     is_name,
 )
 
-__all__ = ["DeliveryAttempt", "EmulatorState", "Subscription", "Webhook"]
+__all__ = [
+    "DeliveryAttempt",
+    "EmulatorState",
+    "InjectedFault",
+    "Subscription",
+    "Webhook",
+]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +100,19 @@ class DeliveryAttempt:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class InjectedFault:
+    """A failure the emulator injected into one request.
+
+    ``kind`` is ``"429"``, ``"500"``, ``"502"``, ``"503"``, ``"drop"``,
+    ``"lost_write"`` or ``"token_expiry"``.
+    """
+
+    method: str
+    target: str
+    kind: str
+
+
 @dataclass
 class _Fault:
     status: int
@@ -105,9 +126,13 @@ class EmulatorState:
     """The emulated account. Tests reach it as ``app.state.emulator``.
 
     Test seams (not part of Caspio): :meth:`advance_clock` ages tokens,
-    :meth:`fail_next` makes the next calls fail, ``delivery_transport`` replaces the
-    network for deliveries, ``calls`` lists every API request as ``(method, target)``
-    and ``deliveries`` every delivery attempt.
+    :meth:`fail_next` makes the next calls fail, :meth:`set_faults` makes calls fail
+    at random (``injected`` lists what was injected), ``delivery_transport``
+    replaces the network for deliveries, ``calls`` lists every API request as
+    ``(method, target)`` and ``deliveries`` every delivery attempt.
+
+    ``expired_token_status`` is how the account answers an expired token: 401, or
+    400 ``IncorrectQueryParameter`` as some Caspio accounts do.
     """
 
     def __init__(
@@ -121,7 +146,19 @@ class EmulatorState:
         delivery_attempts: int = 3,
         delivery_backoff: float = 0.2,
         timezone: str = "UTC",
+        expired_token_status: int = 401,
+        faults: Faults | None = None,
     ) -> None:
+        if token_ttl < 1:
+            raise ValueError(
+                f"emulator option token_ttl={token_ttl} would issue tokens that are "
+                "dead on arrival; give 1 second or more"
+            )
+        if expired_token_status not in (400, 401):
+            raise ValueError(
+                f"emulator option expired_token_status={expired_token_status} is "
+                "not how Caspio refuses an expired token; give 401 or 400"
+            )
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_ttl = token_ttl
@@ -129,6 +166,7 @@ class EmulatorState:
         self.webhook_secret = webhook_secret
         self.delivery_attempts = delivery_attempts
         self.delivery_backoff = delivery_backoff
+        self.expired_token_status = expired_token_status
         try:
             self.zone = ZoneInfo(timezone)
         except (ValueError, OSError, ZoneInfoNotFoundError):
@@ -141,17 +179,25 @@ class EmulatorState:
         self.tables: dict[str, Table] = {}
         self.webhooks: dict[str, Webhook] = {}
         self.tokens: dict[str, float] = {}
+        self._served_tokens: set[str] = set()
         self.refresh_tokens: set[str] = set()
         self.token_grants = 0
         self.calls: list[tuple[str, str]] = []
         self.deliveries: list[DeliveryAttempt] = []
         self._clock_offset = 0.0
         self._faults: list[_Fault] = []
+        self.faults = faults or Faults()
+        self.injected: list[InjectedFault] = []
+        self._random = random.Random(self.faults.seed)
         self._pending: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> EmulatorState:
-        """Build from ``--set key=value`` strings; unknown keys are refused."""
+        """Build from ``--set key=value`` strings; unknown keys are refused.
+
+        Keys starting with ``fault_`` are :class:`Faults` settings, named as its
+        fields (``fault_rate_429=0.1``, ``fault_latency=0.1-0.5``).
+        """
         known = {
             "client_id": str,
             "client_secret": str,
@@ -161,13 +207,23 @@ class EmulatorState:
             "delivery_attempts": int,
             "delivery_backoff": float,
             "timezone": str,
+            "expired_token_status": int,
         }
         arguments: dict[str, Any] = {}
+        fault_options = {
+            key.removeprefix(FAULT_OPTION_PREFIX): text
+            for key, text in options.items()
+            if key.startswith(FAULT_OPTION_PREFIX)
+        }
+        if fault_options:
+            arguments["faults"] = Faults.from_options(fault_options)
         for key, text in options.items():
+            if key.startswith(FAULT_OPTION_PREFIX):
+                continue
             if key not in known:
                 raise ValueError(
                     f"unknown Caspio emulator option {key!r}; use one of "
-                    f"{', '.join(sorted(known))}"
+                    f"{', '.join(sorted(known))} or a {FAULT_OPTION_PREFIX}... option"
                 )
             try:
                 arguments[key] = known[key](text)
@@ -197,6 +253,26 @@ class EmulatorState:
     ) -> None:
         """Answer the next ``times`` API calls with this error instead."""
         self._faults.append(_Fault(status, code, message, retry_after, times))
+
+    def set_faults(self, **settings: Any) -> Faults:
+        """Fail calls at random from now on, as :class:`Faults` ``(**settings)`` says.
+
+        Without settings, no more random faults. A ``seed`` restarts the draws.
+        """
+        self.faults = Faults(**settings)
+        self._random = random.Random(self.faults.seed)
+        return self.faults
+
+    def draw_faults(self, method: str, path: str) -> Injection:
+        """The random faults for one request (``NO_FAULT`` when it gets none)."""
+        return self.faults.draw(self._random, method, path)
+
+    def record_fault(self, method: str, target: str, kind: str) -> None:
+        self.injected.append(InjectedFault(method, target, kind))
+        log.info(
+            "emulator.fault.injected",
+            extra={"method": method, "target": target[:200], "kind": kind},
+        )
 
     def take_fault(self) -> ApiError | None:
         if not self._faults:
@@ -235,14 +311,35 @@ class EmulatorState:
         return self._issue()
 
     def check_token(self, authorization: str | None) -> None:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        """Refuse a missing, unknown or expired bearer token, as the account does."""
+        token = _bearer(authorization)
+        if token is None:
             raise ApiError(401, "Unauthorized", "A bearer token is required")
-        expires = self.tokens.get(token.strip())
-        if expires is None or expires <= self.now():
+        expires = self.tokens.get(token)
+        if expires is None:
             raise ApiError(
                 401, "Unauthorized", "The access token is invalid or expired"
             )
+        if expires <= self.now():
+            if self.expired_token_status == 400:
+                raise ApiError(
+                    400, "IncorrectQueryParameter", "The access token has expired"
+                )
+            raise ApiError(
+                401, "Unauthorized", "The access token is invalid or expired"
+            )
+        self._served_tokens.add(token)
+
+    def end_token_early(self, authorization: str | None) -> bool:
+        """End the request's token now, if it is alive and has served a call before.
+
+        A token never used is spared, so a client's renewal cannot be refused.
+        """
+        token = _bearer(authorization)
+        if token not in self._served_tokens or self.tokens[token] <= self.now():
+            return False
+        self.tokens[token] = self.now()
+        return True
 
     def _issue(self) -> dict[str, Any]:
         token = secrets.token_urlsafe(32)
@@ -546,6 +643,10 @@ class EmulatorState:
         return {
             "accountId": self.account_id,
             "tokenGrants": self.token_grants,
+            "faults": {
+                "settings": asdict(self.faults),
+                "injected": [asdict(fault) for fault in self.injected],
+            },
             "tables": {
                 name: {
                     "fields": [spec.describe() for spec in table.fields.values()],
@@ -577,6 +678,13 @@ class EmulatorState:
                 for attempt in self.deliveries
             ],
         }
+
+
+def _bearer(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
 
 
 def _listens(

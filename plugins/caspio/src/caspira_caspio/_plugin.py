@@ -7,11 +7,13 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from caspira_caspio._client import CaspioClient
-from caspira_caspio._comments import comment_block, comment_row
+from caspira_caspio._comments import comment_block, comment_row, same_comment_row
 from caspira_caspio._settings import CaspioSettings
 from caspira_caspio._values import format_datetime
 from caspira_caspio._webhook import parse_delivery
+from caspira_caspio._where import where_equals
 from caspira_hookspecs import (
+    CommentSync,
     Flow,
     InboundEvent,
     IssueComment,
@@ -59,6 +61,7 @@ class CaspioPlugin:
                 self._context.secret(settings.client_secret_env),
                 timeout=settings.timeout_seconds,
                 transport=self._context.transports.get("caspio"),
+                credential_env=(settings.client_id_env, settings.client_secret_env),
             )
         return self._client
 
@@ -124,10 +127,7 @@ class CaspioPlugin:
         if sync is None:
             return None
         if sync.table is not None:
-            row = await self._caspio().insert_record(
-                sync.table, comment_row(comment, sync, record_id)
-            )
-            added = str(row["PK_ID"])
+            added = await self._add_comment_row(comment, sync, record_id)
         else:
             # CommentSync holds exactly one of table and field.
             assert sync.field is not None
@@ -138,6 +138,23 @@ class CaspioPlugin:
             extra={"flow": flow.name, "record": record_id, "comment": added},
         )
         return added
+
+    async def _add_comment_row(
+        self, comment: IssueComment, sync: CommentSync, record_id: str
+    ) -> str:
+        """Insert the comment's row, unless a write whose answer was lost did."""
+        assert sync.table is not None
+        row = comment_row(comment, sync, record_id)
+        where = where_equals(sync.record_field, row[sync.record_field])
+        async for existing in self._caspio().list_records(sync.table, where):
+            if same_comment_row(existing, row):
+                log.info(
+                    "caspio.comment.found",
+                    extra={"table": sync.table, "row": existing["PK_ID"]},
+                )
+                return str(existing["PK_ID"])
+        inserted = await self._caspio().insert_record(sync.table, row)
+        return str(inserted["PK_ID"])
 
     async def _append_comment(
         self, comment: IssueComment, table: str, field: str, record_id: str

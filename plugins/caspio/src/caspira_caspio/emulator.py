@@ -14,16 +14,36 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
+from caspira_caspio._emulator_faults import (
+    DROP_SCOPE_KEY,
+    Faults,
+    Injection,
+    NoAnswer,
+    drop_connection,
+)
 from caspira_caspio._emulator_query import QueryError, parse_select
-from caspira_caspio._emulator_state import EmulatorState, Subscription, Webhook
+from caspira_caspio._emulator_state import (
+    EmulatorState,
+    InjectedFault,
+    Subscription,
+    Webhook,
+)
 from caspira_caspio._emulator_tables import ApiError, Table
 
-__all__ = ["MAX_REQUEST_URI", "EmulatorState", "create_app"]
+__all__ = [
+    "MAX_REQUEST_URI",
+    "EmulatorState",
+    "Faults",
+    "InjectedFault",
+    "create_app",
+]
 
 #: Caspio's documented limit on the length of a request URI.
 MAX_REQUEST_URI = 2047
@@ -43,9 +63,12 @@ def create_app(**options: str) -> Starlette:
     ``token_ttl`` seconds ("86399"), ``account_id`` ("c0demo01"),
     ``webhook_secret`` ("whsec-demo-0001": the ``Secret`` every new outgoing
     webhook gets, since Caspio's API offers no field to choose it),
-    ``delivery_attempts`` ("3"), ``delivery_backoff`` seconds ("0.2") and
+    ``delivery_attempts`` ("3"), ``delivery_backoff`` seconds ("0.2"),
     ``timezone`` ("UTC": the account's time zone, which event dates and dates
-    written with an offset are given in).
+    written with an offset are given in) and ``expired_token_status`` ("401", or
+    "400" to answer ``IncorrectQueryParameter`` as some accounts do). Options
+    named ``fault_<field>`` set the :class:`Faults` the account fails with, such as
+    ``fault_rate_429=0.1``, ``fault_latency=0.05-0.2`` or ``fault_seed=7``.
 
     Where it differs from Caspio: outgoing webhooks may use ``http://`` loopback
     URLs (Caspio wants HTTPS); each API call is delivered at once, without
@@ -104,22 +127,39 @@ def create_app(**options: str) -> Starlette:
             methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
         ),
     ]
-    app = Starlette(routes=routes)
+    app = _EmulatorApp(routes=routes)
     app.state.emulator = state
     return app
+
+
+class _EmulatorApp(Starlette):
+    """Starlette, plus what ASGI has no message for: hanging up without an answer."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+        if scope.get(DROP_SCOPE_KEY):
+            await drop_connection(send)
 
 
 # --- the request path every API call takes ------------------------------------
 
 
 def _api(handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap a handler in what Caspio does first: URI limit, token, request id."""
+    """Wrap a handler in what Caspio does first: URI limit, token, request id.
+
+    Injected faults strike before anything changes, except a lost write, whose
+    answer is dropped after the write is done.
+    """
 
     async def endpoint(request: Request) -> Response:
         state: EmulatorState = request.app.state.emulator
         target = _request_target(request)
         state.calls.append((request.method, target))
+        injection = state.draw_faults(request.method, request.url.path)
         try:
+            failed = await _inject(request, state, target, injection)
+            if failed is not None:
+                return failed
             if len(target) > MAX_REQUEST_URI:
                 raise ApiError(
                     414,
@@ -130,12 +170,62 @@ def _api(handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
             fault = state.take_fault()
             if fault is not None:
                 raise fault
-            state.check_token(request.headers.get("Authorization"))
-            return _tracked(await handler(request, state))
+            authorization = request.headers.get("Authorization")
+            if injection.token_expiry and state.end_token_early(authorization):
+                state.record_fault(request.method, target, "token_expiry")
+            state.check_token(authorization)
+            response = _tracked(await handler(request, state))
         except ApiError as exc:
             return _error(request, exc)
 
+        lost = injection.lost_write and response.status_code < 400
+        if lost and _is_record_write(request):
+            state.record_fault(request.method, target, "lost_write")
+            return NoAnswer()
+        return response
+
     return endpoint
+
+
+async def _inject(
+    request: Request, state: EmulatorState, target: str, injection: Injection
+) -> Response | None:
+    """Wait the injected latency; answer the injected failure, if one was drawn."""
+    if injection.delay:
+        await anyio.sleep(injection.delay)
+    if injection.drop:
+        state.record_fault(request.method, target, "drop")
+        return NoAnswer()
+    if injection.status is None:
+        return None
+
+    state.record_fault(request.method, target, str(injection.status))
+    retry_after = state.faults.retry_after
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    if injection.status == 429:
+        return _error(
+            request,
+            ApiError(
+                429,
+                "TooManyRequests",
+                "The account's API call limit is reached; retry later",
+                headers=headers,
+            ),
+        )
+    if injection.status == 500:
+        return _error(request, ApiError(500, "InternalError", "Internal error"))
+    # 502 and 503 come from the gateway in front of the API, as HTML pages.
+    title = "502 Bad Gateway" if injection.status == 502 else "503 Service Unavailable"
+    return HTMLResponse(
+        f"<html><head><title>{title}</title></head>"
+        f"<body><h1>{title}</h1></body></html>",
+        status_code=injection.status,
+        headers=headers if injection.status == 503 else None,
+    )
+
+
+def _is_record_write(request: Request) -> bool:
+    return request.method != "GET" and request.url.path.endswith("/records")
 
 
 def _request_target(request: Request) -> str:
@@ -203,6 +293,10 @@ def _required_where(request: Request) -> str:
 
 async def _token(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
+    injection = state.draw_faults(request.method, request.url.path)
+    failed = await _inject(request, state, request.url.path, injection)
+    if failed is not None:
+        return failed
     form = {
         key: values[0]
         for key, values in parse_qs((await request.body()).decode("utf-8")).items()
