@@ -5,10 +5,14 @@ from __future__ import annotations
 import socket
 import sqlite3
 
+import psycopg
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
-from caspira.store import Store, StoreError, StoreUnavailable
+from caspira.store import Store, StoreError, StoreRefused, StoreUnavailable
+from caspira.store._failures import store_failure
 from tests.store.sample import record_event
 
 
@@ -91,3 +95,70 @@ def test_a_database_that_does_not_answer_raises_store_unavailable() -> None:
 
     assert f"127.0.0.1:{port}" in str(unavailable.value)
     assert "hunter2" not in str(unavailable.value)
+
+
+def test_a_store_whose_tables_were_never_created_says_so(database_url: str) -> None:
+    with Store(database_url) as store, pytest.raises(StoreRefused) as refused:
+        store.store_events([record_event("record-1", "delivery-1")])
+
+    assert "tables do not exist" in str(refused.value)
+    assert "reachable" not in str(refused.value)
+
+
+def test_a_lock_held_past_the_servers_lock_timeout_is_reported_as_such(
+    postgres_url: str,
+) -> None:
+    url = make_url(postgres_url)
+    options = f"{url.query['options']} -c lock_timeout=200ms"
+    impatient = url.update_query_dict({"options": options})
+    holder = create_engine(postgres_url)
+
+    with Store(impatient.render_as_string(hide_password=False)) as store:
+        store.migrate()
+        [event_id] = store.store_events([record_event("record-1", "delivery-1")])
+        with holder.begin() as connection:
+            connection.execute(text("SELECT id FROM caspira_events FOR UPDATE"))
+            with pytest.raises(StoreUnavailable) as unavailable:
+                store.discard_event(event_id)
+    holder.dispose()
+
+    assert "lock timeout" in unavailable.value.reason
+    assert "pg_stat_activity" in str(unavailable.value)
+    assert "reachable" not in str(unavailable.value)
+
+
+def test_running_out_of_shared_memory_is_reported_with_the_lock_table_fix() -> None:
+    # What PostgreSQL answered when one intake took a lock per record key.
+    answer = psycopg.errors.OutOfMemory("out of shared memory")
+
+    failure = store_failure("postgresql://db", OperationalError("INSERT", {}, answer))
+
+    assert isinstance(failure, StoreRefused)
+    assert str(failure).startswith(
+        "the store database postgresql://db refused the operation: out of shared "
+        "memory. Fix: "
+    )
+    assert "max_locks_per_transaction" in str(failure)
+
+
+def test_migrating_a_database_of_an_earlier_release_updates_its_indexes(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    with Store(database_url) as store:
+        store.migrate()
+        with engine.begin() as connection:
+            connection.execute(text("DROP INDEX ix_caspira_events_claimable"))
+            connection.execute(
+                text(
+                    "CREATE INDEX ix_caspira_events_due "
+                    "ON caspira_events (tenant, next_attempt_at)"
+                )
+            )
+
+        store.migrate()
+
+    names = {index["name"] for index in inspect(engine).get_indexes("caspira_events")}
+    engine.dispose()
+    assert "ix_caspira_events_claimable" in names
+    assert "ix_caspira_events_due" not in names

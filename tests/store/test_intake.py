@@ -104,3 +104,25 @@ def test_migrating_again_keeps_what_is_stored(store: Store) -> None:
     stored = store.event(event_id)
     assert stored is not None
     assert stored.delivery_id == "delivery-1"
+
+
+def test_a_batch_of_5000_records_is_stored_in_one_intake(store: Store) -> None:
+    batch = [record_event(f"record-{n}", f"delivery-{n}") for n in range(5000)]
+
+    stored = store.store_events(batch)
+
+    assert len(stored) == 5000
+    assert stored == sorted(stored)
+    assert store.counts()["pending"] == 5000
+    assert store.event(stored[-1]).delivery_id == "delivery-4999"
+
+
+def test_a_large_batch_skips_the_deliveries_already_stored(store: Store) -> None:
+    store.store_events([record_event("record-7", "delivery-7")])
+    batch = [record_event(f"record-{n}", f"delivery-{n}") for n in range(100)]
+
+    stored = store.store_events(batch)
+
+    assert len(stored) == 99
+    assert store.counts()["pending"] == 100
+    assert store.event(stored[7]).delivery_id == "delivery-8"

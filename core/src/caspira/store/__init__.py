@@ -8,6 +8,7 @@ from caspira.store._errors import (
     EventStateError,
     LeaseLost,
     StoreError,
+    StoreRefused,
     StoreUnavailable,
     UnstorableValue,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "LinkUpdate",
     "Store",
     "StoreError",
+    "StoreRefused",
     "StoreUnavailable",
     "UnstorableValue",
 ]

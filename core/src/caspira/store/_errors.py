@@ -5,7 +5,10 @@ CaspiraError
     ├── LeaseLost          the worker no longer holds the event it reports on
     ├── EventNotFound      no event of this tenant has that id
     ├── EventStateError    the event is in a state the operation does not apply to
-    └── UnstorableValue    a payload or audit detail is not JSON
+    ├── UnstorableValue    a payload or audit detail is not JSON
+    ├── StoreUnavailable   the database did not answer: down, unreachable, locked
+    └── StoreRefused       the database answered with an error: out of a resource,
+                           disk full or read-only, tables missing
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ __all__ = [
     "EventStateError",
     "LeaseLost",
     "StoreError",
+    "StoreRefused",
     "StoreUnavailable",
     "UnstorableValue",
 ]
+
+#: The fix when the database did not answer at all.
+REACH_FIX = "check that it is running and reachable from here, then try again"
 
 
 class StoreError(CaspiraError):
@@ -90,10 +97,20 @@ class UnstorableValue(StoreError):
 class StoreUnavailable(StoreError):
     """The database did not answer: down, unreachable, or locked for too long."""
 
-    def __init__(self, where: str, reason: str):
+    def __init__(self, where: str, reason: str, fix: str = REACH_FIX):
         self.where = where
         self.reason = reason
         super().__init__(
-            f"the store database {where} did not answer: {reason}. Fix: check that it "
-            "is running and reachable from here, then try again"
+            f"the store database {where} did not answer: {reason}. Fix: {fix}"
+        )
+
+
+class StoreRefused(StoreError):
+    """The database answered with an error of its own; the message says which."""
+
+    def __init__(self, where: str, reason: str, fix: str):
+        self.where = where
+        self.reason = reason
+        super().__init__(
+            f"the store database {where} refused the operation: {reason}. Fix: {fix}"
         )

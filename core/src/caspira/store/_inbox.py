@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, func, insert, literal_column, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from caspira.store._errors import LeaseLost, UnstorableValue
 from caspira.store._models import ClaimedEvent
-from caspira.store._schema import InboxAttempt, InboxEvent
+from caspira.store._schema import OPEN_STATES, InboxAttempt, InboxEvent
 from caspira_hookspecs import InboundEvent
 
 __all__ = [
@@ -34,7 +33,14 @@ __all__ = [
     "require_json",
 ]
 
-_OPEN_STATES = ("pending", "in_progress")
+#: Above this many distinct keys an intake locks the tenant instead of each key:
+#: every lock takes a slot in PostgreSQL's shared lock table, which holds about
+#: max_locks_per_transaction (64 by default) per connection.
+_MAX_KEY_LOCKS = 16
+
+#: First half of a tenant's two-int advisory lock. PostgreSQL keeps two-int and
+#: one-bigint advisory locks apart, so it never collides with a key's lock.
+_INTAKE_LOCKS = 0x63617370
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,8 @@ class Buried:
     error: str
 
 
-def insert_statement(session: Session, table: type[Any]) -> Any:
-    """An INSERT for ``table`` that knows the dialect's ``ON CONFLICT``."""
+def insert_statement(session: Session, table: Any) -> Any:
+    """An INSERT into ``table`` (model or Table) with the dialect's ``ON CONFLICT``."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
@@ -64,43 +70,71 @@ def require_json(value: Any, what: str) -> None:
 def add_events(
     session: Session, tenant: str, events: Sequence[InboundEvent], now: datetime
 ) -> list[int]:
-    """Insert ``events``; a delivery id already stored is skipped. Answers new ids."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Concurrent intakes of one key would otherwise commit ids out of order,
-        # and a claim could take a newer event before an older one is visible.
-        for lock in sorted({_key_lock(tenant, event.key) for event in events}):
-            session.exec(select(func.pg_advisory_xact_lock(lock)))
+    """Insert ``events``; a delivery id already stored is skipped. Answers new ids.
 
-    stored: list[int] = []
+    Ids follow delivery order; of a delivery id repeated in the batch, the first
+    occurrence counts.
+    """
     for event in events:
         require_json(event.payload, f"payload of delivery {event.delivery_id!r}")
-        statement = (
-            insert_statement(session, InboxEvent)
-            .values(
-                tenant=tenant,
-                source=event.source,
-                kind=event.kind,
-                flow=event.flow,
-                key=event.key,
-                delivery_id=event.delivery_id,
-                payload=event.payload,
-                state="pending",
-                attempts=0,
-                next_attempt_at=now,
-                received_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["tenant", "delivery_id"])
-            .returning(col(InboxEvent.id))
-        )
-        new_id = session.exec(statement).scalar()
-        if new_id is not None:
-            stored.append(new_id)
-    return stored
+    if session.get_bind().dialect.name == "postgresql":
+        _lock_intake(session, tenant, {event.key for event in events})
+
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for event in events:
+        if event.delivery_id not in seen:
+            seen.add(event.delivery_id)
+            rows.append(_row(tenant, event, now))
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    statement = (
+        insert_statement(session, table)
+        .on_conflict_do_nothing(index_elements=["tenant", "delivery_id"])
+        .returning(table.c.delivery_id, table.c.id)
+    )
+    # Many rows per statement (SQLAlchemy's "insertmanyvalues") instead of one
+    # round trip per event, while the intake locks are held.
+    stored = dict(session.connection().execute(statement, rows).all())
+    return [stored[row["delivery_id"]] for row in rows if row["delivery_id"] in stored]
 
 
-def _key_lock(tenant: str, key: str) -> int:
-    digest = hashlib.blake2b(f"{tenant}\0{key}".encode(), digest_size=8).digest()
+def _row(tenant: str, event: InboundEvent, now: datetime) -> dict[str, Any]:
+    return {
+        "tenant": tenant,
+        "source": event.source,
+        "kind": event.kind,
+        "flow": event.flow,
+        "key": event.key,
+        "delivery_id": event.delivery_id,
+        "payload": event.payload,
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "received_at": now,
+        "updated_at": now,
+    }
+
+
+def _lock_intake(session: Session, tenant: str, keys: set[str]) -> None:
+    """Make intakes that share a key wait for each other until commit.
+
+    Concurrent intakes of one key would otherwise commit ids out of order, and a
+    claim could take a newer event before an older one is visible. A batch of few
+    keys locks each of them and shares the tenant's intake lock; a batch of many
+    takes the tenant's intake lock alone, so it waits for and holds back every
+    other intake of the tenant instead of filling PostgreSQL's lock table.
+    """
+    tenant_lock = (_INTAKE_LOCKS, _lock_id(tenant, 4))
+    if len(keys) > _MAX_KEY_LOCKS:
+        session.execute(select(func.pg_advisory_xact_lock(*tenant_lock)))
+        return
+    session.execute(select(func.pg_advisory_xact_lock_shared(*tenant_lock)))
+    for lock in sorted(_lock_id(f"{tenant}\0{key}", 8) for key in keys):
+        session.execute(select(func.pg_advisory_xact_lock(lock)))
+
+
+def _lock_id(name: str, size: int) -> int:
+    digest = hashlib.blake2b(name.encode(), digest_size=size).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -118,31 +152,54 @@ def claim_events(
 
     An event whose lease ran out after ``max_attempts`` claims (a worker died on it
     each time) is buried instead: handing it out again would likely kill another.
+
+    The cost grows with the events passed over before ``limit`` are found: those
+    waiting behind their key's oldest, or for a retry. A backlog piled on fewer
+    keys than ``limit`` is read through on every claim (20,000 events on 10 keys:
+    about 30 ms on SQLite, 200 ms on PostgreSQL).
     """
-    older = aliased(InboxEvent)
-    waits_for_older = (
-        select(older.id)
+    events = InboxEvent.__table__  # type: ignore[attr-defined]
+    older = events.alias("older")
+    oldest_unfinished = (
+        select(func.min(older.c.id))
         .where(
-            older.tenant == InboxEvent.tenant,
-            older.key == InboxEvent.key,
-            col(older.id) < col(InboxEvent.id),
-            col(older.state).in_(_OPEN_STATES),
+            older.c.tenant == events.c.tenant,
+            older.c.key == events.c.key,
+            _unfinished(older.c.state),
         )
-        .exists()
+        .scalar_subquery()
     )
     due = or_(
-        and_(InboxEvent.state == "pending", col(InboxEvent.next_attempt_at) <= now),
-        and_(
-            InboxEvent.state == "in_progress",
-            col(InboxEvent.lease_expires_at) <= now,
-        ),
+        and_(events.c.state == "pending", events.c.next_attempt_at <= now),
+        and_(events.c.state == "in_progress", events.c.lease_expires_at <= now),
     )
-    candidates = session.exec(
-        select(InboxEvent)
-        .where(InboxEvent.tenant == tenant, due, ~waits_for_older)
-        .order_by(col(InboxEvent.id))
+    # The scan walks ix_caspira_events_claimable in id order, stopping at
+    # ``limit``, and looks up each event's key in ix_caspira_events_open_key; the
+    # WHERE repeats both indexes' conditions. A scalar subquery, not NOT EXISTS:
+    # PostgreSQL turns NOT EXISTS into a join, and on a table not yet analysed it
+    # chose one that compared every pair of events.
+    candidates = session.execute(
+        select(
+            events.c.id,
+            events.c.key,
+            events.c.kind,
+            events.c.flow,
+            events.c.source,
+            events.c.payload,
+            events.c.attempts,
+            events.c.state,
+            events.c.delivery_id,
+        )
+        .where(
+            events.c.tenant == tenant,
+            _unfinished(events.c.state),
+            events.c.next_attempt_at.is_not(None),
+            due,
+            events.c.id == oldest_unfinished,
+        )
+        .order_by(events.c.id)
         .limit(limit)
-        .with_for_update(skip_locked=True, of=InboxEvent)
+        .with_for_update(skip_locked=True, of=events)
     ).all()
     if not candidates:
         return [], []
@@ -152,7 +209,7 @@ def claim_events(
     if expired:
         _close_open_attempts(session, expired, "expired", now, "the lease ran out")
     tries = dict(
-        session.exec(
+        session.execute(
             select(InboxAttempt.event_id, func.count())
             .where(col(InboxAttempt.event_id).in_(ids))
             .group_by(col(InboxAttempt.event_id))
@@ -168,22 +225,19 @@ def claim_events(
                 f"the lease ran out {event.attempts} times without an outcome; "
                 "the worker may crash on this event"
             )
-            _settle(event, "dead", now, error)
+            session.execute(
+                update(events)
+                .where(events.c.id == event.id)
+                .values(
+                    state="dead",
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    last_error=error,
+                    updated_at=now,
+                )
+            )
             buried.append(Buried(event.id, event.flow, event.attempts, error))
             continue
-        event.state = "in_progress"
-        event.lease_owner = worker
-        event.lease_expires_at = lease_end
-        event.attempts += 1
-        event.updated_at = now
-        session.add(
-            InboxAttempt(
-                event_id=event.id,
-                number=tries.get(event.id, 0) + 1,
-                worker=worker,
-                started_at=now,
-            )
-        )
         claimed.append(
             ClaimedEvent(
                 id=event.id,
@@ -192,12 +246,45 @@ def claim_events(
                 flow=event.flow,
                 source=event.source,
                 payload=event.payload,
-                attempts=event.attempts,
+                attempts=event.attempts + 1,
                 delivery_id=event.delivery_id,
                 lease_expires_at=lease_end,
             )
         )
+    if claimed:
+        # One statement for the whole batch: a claim holds SQLite's write lock, so
+        # the shorter it is, the sooner intake can write again.
+        session.execute(
+            update(events)
+            .where(events.c.id.in_([event.id for event in claimed]))
+            .values(
+                state="in_progress",
+                lease_owner=worker,
+                lease_expires_at=lease_end,
+                attempts=events.c.attempts + 1,
+                updated_at=now,
+            )
+        )
+        session.execute(
+            insert(InboxAttempt.__table__),  # type: ignore[attr-defined]
+            [
+                {
+                    "event_id": event.id,
+                    "number": tries.get(event.id, 0) + 1,
+                    "worker": worker,
+                    "started_at": now,
+                }
+                for event in claimed
+            ],
+        )
     return claimed, buried
+
+
+def _unfinished(state: Any) -> Any:
+    # Literal values, as in the partial indexes' condition: SQLite uses a partial
+    # index only for a query that repeats that condition, and a bound parameter's
+    # value is unknown when the plan is made.
+    return col(state).in_([literal_column(f"'{name}'") for name in OPEN_STATES])
 
 
 def held_event(session: Session, tenant: str, event_id: int, worker: str) -> InboxEvent:

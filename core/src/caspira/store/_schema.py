@@ -26,6 +26,8 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "OPEN_STATES",
+    "RETIRED_INDEXES",
     "AuditEntry",
     "CommentLinkRow",
     "FieldSyncRow",
@@ -68,8 +70,20 @@ class UTCDateTime(TypeDecorator[datetime]):
 _BigId = BigInteger().with_variant(Integer(), "sqlite")
 _Json = JSON().with_variant(JSONB(), "postgresql")
 
+#: The states of an unfinished event. Claims repeat the partial indexes' conditions
+#: with these as literals, which SQLite needs before it uses such an index.
+OPEN_STATES = ("pending", "in_progress")
+
 # Partial indexes keep claiming fast however many finished events pile up.
-_OPEN = text("state IN ('pending', 'in_progress')")
+_OPEN = text(f"state IN ({', '.join(repr(state) for state in OPEN_STATES)})")
+
+# The second term is always true (the column is NOT NULL), and only the claim's
+# walk states it. Until a table is analysed PostgreSQL takes every partial index
+# for empty, and would use this one, scanning, for the per-key lookup too.
+_CLAIMABLE = text(f"{_OPEN.text} AND next_attempt_at IS NOT NULL")
+
+#: Indexes of earlier releases that no query uses any more; migrate() drops them.
+RETIRED_INDEXES = ("ix_caspira_events_due", "ix_caspira_events_leased")
 
 
 def _when(nullable: bool = False) -> Any:
@@ -90,19 +104,13 @@ class InboxEvent(SQLModel, table=True):
             postgresql_where=_OPEN,
             sqlite_where=_OPEN,
         ),
+        # Claims walk unfinished events in id order, oldest first.
         Index(
-            "ix_caspira_events_due",
+            "ix_caspira_events_claimable",
             "tenant",
-            "next_attempt_at",
-            postgresql_where=text("state = 'pending'"),
-            sqlite_where=text("state = 'pending'"),
-        ),
-        Index(
-            "ix_caspira_events_leased",
-            "tenant",
-            "lease_expires_at",
-            postgresql_where=text("state = 'in_progress'"),
-            sqlite_where=text("state = 'in_progress'"),
+            "id",
+            postgresql_where=_CLAIMABLE,
+            sqlite_where=_CLAIMABLE,
         ),
         Index("ix_caspira_events_state", "tenant", "state", "id"),
     )

@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Index, func, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import DropIndex
 from sqlmodel import Session, SQLModel, col, select
 
 from caspira.store._database import WRITE, describe, open_engine
@@ -20,8 +21,8 @@ from caspira.store._errors import (
     EventNotFound,
     EventStateError,
     StoreError,
-    StoreUnavailable,
 )
+from caspira.store._failures import store_failure
 from caspira.store._inbox import (
     add_events,
     claim_events,
@@ -43,7 +44,13 @@ from caspira.store._models import (
     Link,
     LinkUpdate,
 )
-from caspira.store._schema import AuditEntry, InboxAttempt, InboxEvent, IssueLink
+from caspira.store._schema import (
+    RETIRED_INDEXES,
+    AuditEntry,
+    InboxAttempt,
+    InboxEvent,
+    IssueLink,
+)
 from caspira.store._sync import (
     find_comment_link,
     read_field_sync,
@@ -84,9 +91,20 @@ class Store:
         self._writer = self._engine.execution_options(**WRITE)
 
     def migrate(self) -> None:
-        """Create the tables and indexes that do not exist yet; safe to call again."""
+        """Create missing tables and indexes, drop retired ones; safe to repeat."""
         with self._answering(), self._writer.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Processes starting together must not race to create one table.
+                connection.execute(text("SELECT pg_advisory_xact_lock(7417317)"))
             SQLModel.metadata.create_all(connection)
+            # create_all passes over a table that exists, indexes and all, so an
+            # index added since the database was made is created here. Checked
+            # first: CREATE INDEX locks out writers even when the index exists.
+            for table in SQLModel.metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(connection, checkfirst=True)
+            for name in RETIRED_INDEXES:
+                connection.execute(DropIndex(Index(name), if_exists=True))
 
     def close(self) -> None:
         """Close every pooled connection; the store is not used afterwards."""
@@ -102,11 +120,11 @@ class Store:
     def _answering(self) -> Iterator[None]:
         try:
             yield
-        except OperationalError as exc:
-            # Only the driver's first line: the full text repeats the statement's
-            # parameters, which can hold record values.
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no answer"
-            raise StoreUnavailable(describe(self._engine), reason) from None
+        except DBAPIError as exc:
+            failure = store_failure(describe(self._engine), exc)
+            if failure is None:
+                raise
+            raise failure from None
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
