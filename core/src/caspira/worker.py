@@ -17,7 +17,13 @@ import anyio
 import anyio.to_thread
 
 from caspira.hookcall import call_each
-from caspira.store import AuditRecord, ClaimedEvent, LeaseLost
+from caspira.store import (
+    AuditRecord,
+    ClaimedEvent,
+    LeaseLost,
+    StoreError,
+    UnstorableValue,
+)
 from caspira_hookspecs import CaspiraError, Notification, RetryableError
 
 if TYPE_CHECKING:
@@ -65,13 +71,21 @@ class Worker:
 
     async def run_once(self) -> int:
         """Claim one batch and process it; answer how many events were handled."""
-        claimed = await anyio.to_thread.run_sync(
-            lambda: self.engine.store.claim(
-                self.name,
-                limit=self.settings.batch_size,
-                lease_seconds=self.settings.lease_seconds,
+        try:
+            claimed = await anyio.to_thread.run_sync(
+                lambda: self.engine.store.claim(
+                    self.name,
+                    limit=self.settings.batch_size,
+                    lease_seconds=self.settings.lease_seconds,
+                )
             )
-        )
+        except StoreError as exc:
+            # A busy or unreachable database must not end the worker: it asks again
+            # after the poll interval.
+            log.warning(
+                "worker.claim_failed", extra={"worker": self.name, "error": str(exc)}
+            )
+            return 0
         if not claimed:
             return 0
         async with anyio.create_task_group() as group:
@@ -95,6 +109,11 @@ class Worker:
             outcome = await self.engine.pipeline.process(event)
         except RetryableError as exc:
             await self._fail(event, exc, retry_after=exc.retry_after)
+            return
+        except StoreError as exc:
+            # The store failed under the pipeline (a deadlock, a lost connection):
+            # the record is not at fault, so the event is tried again.
+            await self._fail(event, exc)
             return
         except CaspiraError as exc:
             await self._fail(event, exc, retryable=False)
@@ -122,6 +141,14 @@ class Worker:
             log.warning(
                 "event.lease_lost", extra={"event": event.id, "worker": self.name}
             )
+            return
+        except UnstorableValue as exc:
+            await self._fail(event, exc, retryable=False)
+            return
+        except StoreError as exc:
+            # Nothing was committed; the retry finds what this attempt made remotely
+            # (the create intent is already stored) instead of making it again.
+            await self._fail(event, exc)
             return
         log.debug("event.done", extra={"event": event.id})
         await self._notify(outcome.notifications)
@@ -164,6 +191,13 @@ class Worker:
         except LeaseLost:
             log.warning(
                 "event.lease_lost", extra={"event": event.id, "worker": self.name}
+            )
+            return
+        except StoreError as exc:
+            # The event stays in progress until its lease runs out, then comes back.
+            log.warning(
+                "event.fail_unrecorded",
+                extra={"event": event.id, "worker": self.name, "error": str(exc)},
             )
             return
         if state == "dead":
