@@ -101,6 +101,15 @@ async def settle_inbox(stack: Stack) -> None:
             await anyio.sleep(0.05)
 
 
+async def jira_priority_is(stack: Stack, key: str, name: str) -> None:
+    with anyio.fail_after(20):
+        while True:
+            issue = (await stack.jira.get(f"/rest/api/3/issue/{key}")).json()
+            if issue["fields"]["priority"]["name"] == name:
+                return
+            await anyio.sleep(0.1)
+
+
 async def actions(stack: Stack, record_id: str) -> list[str]:
     rows = await anyio.to_thread.run_sync(
         lambda: stack.engine.store.audit(flow="bugs", record_id=record_id, limit=500)
@@ -174,6 +183,9 @@ async def test_crossing_changes_follow_the_conflict_policy(
         # earlier, but its delivery is applied after Jira's.
         now = datetime.now(UTC) + MINUTE
         await deliver(stack, jira_change(key, priority("Highest"), at=now))
+        # Caspio's own update after the write-back carries Highest to Jira; let it
+        # land before the late change arrives.
+        await jira_priority_is(stack, key, "Highest")
         late = caspio_change(record_id, {**record, "Severity": "Low"}, now - MINUTE / 2)
         rows = await deliver(stack, late)
         issue = (await stack.jira.get(f"/rest/api/3/issue/{key}")).json()
